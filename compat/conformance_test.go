@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/waybill/waybill/compat"
@@ -111,6 +112,15 @@ type divergentVector struct {
 // with each other. Java's answer is the reference.
 func TestConformanceDivergent(t *testing.T) {
 	for _, v := range loadVectors[divergentVector](t, "divergent_vectors.json") {
+		if strings.HasPrefix(v.Detail, "reader parse:") || strings.HasPrefix(v.Detail, "writer parse:") {
+			// Java rejects one of the schemas; so must we.
+			_, errR := compat.Parse(v.Reader)
+			_, errW := compat.Parse(v.Writer)
+			if errR == nil && errW == nil {
+				t.Errorf("%s: parsed both schemas, Java rejects one: %s", v.ID, v.Detail)
+			}
+			continue
+		}
 		want := v.Java != nil && *v.Java
 		res := compat.Check(mustParse(t, v.ID, v.Reader), mustParse(t, v.ID, v.Writer))
 		if res.Compatible() != want {
