@@ -184,9 +184,13 @@ func Parse(text []byte, refs ...*Schema) (*Schema, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, syntaxError(text, err)
 	}
+	end := dec.InputOffset()
 	if _, err := dec.Token(); err != io.EOF {
 		if err == nil {
-			line, col := position(text, dec.InputOffset())
+			for end < int64(len(text)) && isSpace(text[end]) {
+				end++
+			}
+			line, col := position(text, end+1)
 			return nil, &ParseError{Line: line, Column: col, Msg: "unexpected data after the schema"}
 		}
 		return nil, syntaxError(text, err)
@@ -202,7 +206,7 @@ func syntaxError(text []byte, err error) error {
 	case errors.As(err, &se):
 		off = se.Offset
 	case msg == "EOF" || msg == "unexpected EOF":
-		off = int64(len(text))
+		off = int64(len(text)) + 1
 		msg = "unexpected end of JSON input"
 	}
 	if off < 0 {
@@ -212,19 +216,23 @@ func syntaxError(text []byte, err error) error {
 	return &ParseError{Line: line, Column: col, Msg: strings.TrimPrefix(msg, "json: ")}
 }
 
-// position turns a byte offset into a 1-based line and column.
+// position turns the offset that encoding/json reports (the number of bytes
+// read, so the offending byte is the one before it) into a 1-based line and
+// column. An offset past the end points just after the last byte.
 func position(text []byte, off int64) (line, col int) {
-	if off > int64(len(text)) {
-		off = int64(len(text))
+	if off < 1 {
+		off = 1
 	}
-	before := text[:off]
+	if off > int64(len(text))+1 {
+		off = int64(len(text)) + 1
+	}
+	before := text[:off-1]
 	line = bytes.Count(before, []byte("\n")) + 1
-	col = int(off) - (bytes.LastIndexByte(before, '\n') + 1)
-	if col == 0 {
-		col = 1
-	}
+	col = len(before) - (bytes.LastIndexByte(before, '\n') + 1) + 1
 	return line, col
 }
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // ParseValue parses a schema already decoded from JSON (with json.Number or
 // float64 numbers). See Parse.
@@ -487,10 +495,7 @@ func (p *parser) parseObject(m map[string]any, ns, path string) (*Schema, error)
 		if named := p.lookup(ts, ns); named != nil {
 			return named, nil
 		}
-		if validFullName(ts) && ts != "union" {
-			return nil, errAt(path+"/type", "undefined name %q", fullName(ts, ns))
-		}
-		return nil, errAt(path+"/type", "unknown type %q", ts)
+		return nil, errAt(path+"/type", "unknown type %q: not an Avro type and no named type %q is defined", ts, fullName(ts, ns))
 	}
 	if err != nil {
 		return nil, err
