@@ -1,0 +1,11 @@
+//go:build tools
+
+// Package tools pins modules that Waybill depends on before any package imports
+// them, so that `go mod tidy` keeps their exact versions in go.mod.
+package tools
+
+import (
+	_ "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	_ "github.com/riferrei/srclient"
+	_ "github.com/twmb/franz-go/pkg/kfake"
+)
