@@ -92,6 +92,17 @@ func Open(ctx context.Context, repoDir, rev, dir string) (fs.FS, error) {
 	return newFS(files), nil
 }
 
+// OpenDir returns the directory dir of a Git work tree as it is in the commit
+// that rev names: OpenDir(ctx, "schemas", "origin/main") is the schemas
+// directory of the base branch. Errors are as Open's.
+func OpenDir(ctx context.Context, dir, rev string) (fs.FS, error) {
+	prefix, err := git(ctx, dir, nil, "rev-parse", "--show-prefix")
+	if err != nil {
+		return nil, err
+	}
+	return Open(ctx, dir, rev, strings.TrimSpace(string(prefix)))
+}
+
 // readBlobs reads the blobs ids with a single `git cat-file --batch`.
 func readBlobs(ctx context.Context, repoDir string, ids []string) ([][]byte, error) {
 	if len(ids) == 0 {

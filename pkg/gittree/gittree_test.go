@@ -78,6 +78,15 @@ func TestOpen(t *testing.T) {
 	if _, err := fs.Stat(root, "schemas/common/Address/v1.avsc"); err != nil {
 		t.Fatal(err)
 	}
+
+	// A directory of the work tree, as it is in a commit.
+	orders, err := gittree.OpenDir(ctx, filepath.Join(repo, "schemas", "orders"), "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fstest.TestFS(orders, "OrderCreated/v1.avsc"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestOpenErrors(t *testing.T) {

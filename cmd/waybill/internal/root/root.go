@@ -1,0 +1,72 @@
+// Package root is the waybill command tree: it wires the subcommands
+// together and turns what they return into an exit code.
+package root
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/waybill/waybill/cmd/waybill/internal/cli"
+	"github.com/waybill/waybill/cmd/waybill/internal/compatcmd"
+	"github.com/waybill/waybill/cmd/waybill/internal/lintcmd"
+)
+
+// Run runs the waybill command line args (without the program name) and
+// returns the exit code: 0 passed, 1 findings, 2 could not run. On 2 it prints
+// one line, "waybill: <reason>", on stderr; never a stack trace.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	env := &cli.Env{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(stderr, "waybill: internal error: %s\n", strings.Join(strings.Fields(fmt.Sprint(p)), " "))
+			code = cli.ExitError
+		}
+	}()
+
+	cmd := New(env)
+	cmd.SetArgs(args)
+	cmd.SetIn(stdin)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	code, msg := cli.ExitCode(cmd.ExecuteContext(ctx))
+	if msg != "" {
+		fmt.Fprintln(stderr, msg)
+	}
+	return code
+}
+
+// New returns the root command.
+func New(env *cli.Env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "waybill",
+		Short: "Waybill: a schema-governed Kafka event platform",
+		Long: `Waybill keeps the Avro schemas of every event type in the repository, versioned,
+checks every change to them for compatibility before it merges, generates typed Go
+code from them, and runs the services that exchange them.
+
+Exit codes: 0 passed, 1 findings (incompatible, lint violations), 2 could not run.`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		Args:              cli.NoArgs,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("format") && cmd.Annotations["defaultFormat"] != "" {
+				env.Format = cmd.Annotations["defaultFormat"]
+			}
+			if _, err := env.ReportFormat(); err != nil {
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.PersistentFlags().StringVar(&env.Format, "format", "text", "output format: text, json, github or markdown")
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return cli.Usagef("%s: %v", c.CommandPath(), err)
+	})
+	cmd.AddCommand(lintcmd.New(env), compatcmd.New(env))
+	return cmd
+}
