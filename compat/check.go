@@ -69,7 +69,10 @@ type issue struct {
 	rule   string
 	path   string // relative JSON pointer, "" for the node itself
 	fields string // dotted field names from the node to the finding
-	msg    string
+	// The message is built only when a finding is reported: a reader union
+	// tries branches that fail, and those failures are thrown away.
+	r, w   *Schema
+	detail string // rule-specific: a field name, symbols
 }
 
 type issues []issue
@@ -84,7 +87,7 @@ func (is issues) findings() Findings {
 		if p == "" {
 			p = "/"
 		}
-		msg := x.msg
+		msg := x.message()
 		if x.fields != "" {
 			msg = "field " + x.fields + ": " + msg
 		}
@@ -178,10 +181,54 @@ func describe(s *Schema) string {
 	return s.Kind.String()
 }
 
-func mismatch(r, w *Schema) issue {
-	return issue{rule: TypeMismatch, msg: fmt.Sprintf("reader type %s (%s) is not compatible with writer type %s (%s)",
-		upper(r.Kind), describe(r), upper(w.Kind), describe(w))}
+func (x issue) message() string {
+	r, w := x.r, x.w
+	switch x.rule {
+	case TypeMismatch:
+		if x.detail != "" {
+			return fmt.Sprintf("reader field %q matches several writer fields (%s) by name and aliases", x.detail, strings.Join(ambiguousFields(r, w, x.detail), ", "))
+		}
+		return fmt.Sprintf("reader type %s (%s) is not compatible with writer type %s (%s)", upper(r.Kind), describe(r), upper(w.Kind), describe(w))
+	case MissingUnionBranch:
+		return fmt.Sprintf("reader union lacks a branch for writer type %s (%s)", upper(w.Kind), describe(w))
+	case NameMismatch:
+		return fmt.Sprintf("reader %s is named %s, writer's is %s (add %q to the reader's aliases to match it)", r.Kind, r.Name, w.Name, w.Name)
+	case FixedSizeMismatch:
+		return fmt.Sprintf("fixed %s has size %d, writer's %s has size %d", r.Name, r.Size, w.Name, w.Size)
+	case MissingEnumSymbols:
+		return fmt.Sprintf("reader enum %s lacks writer symbols [%s] and has no default symbol", r.Name, x.detail)
+	case ReaderFieldMissingDefaultValue:
+		return fmt.Sprintf("reader field %q is not in the writer's %s and has no default value", x.detail, w.Name)
+	case RenameWithoutAlias:
+		rf, wf, _ := strings.Cut(x.detail, "\x00")
+		return fmt.Sprintf("reader field %q replaces writer field %q of the same type; if it is a rename, add \"aliases\": [%q] or old values are lost", rf, wf, wf)
+	case DecimalChanged:
+		return fmt.Sprintf("decimal(%d,%d) reads decimal(%d,%d): the unscaled value is kept, so values are rescaled by 10^%d",
+			r.Precision, r.Scale, w.Precision, w.Scale, w.Scale-r.Scale)
+	case TimestampUnitChanged:
+		return fmt.Sprintf("%s reads %s: the number is kept, so its unit or time zone changes", r.Logical, w.Logical)
+	case LogicalTypeChanged:
+		from, to := w.Logical, r.Logical
+		if from == "" {
+			from = "no logical type"
+		}
+		if to == "" {
+			to = "no logical type"
+		}
+		return fmt.Sprintf("%s reads %s (%s)", to, from, w.Kind)
+	}
+	return x.rule
 }
+
+func ambiguousFields(r, w *Schema, field string) []string {
+	if rf := r.Field(field); rf != nil {
+		_, names := lookupWriterField(w, rf)
+		return names
+	}
+	return nil
+}
+
+func mismatch(r, w *Schema) issue { return issue{rule: TypeMismatch, r: r, w: w} }
 
 func (c *checker) calc(r, w *Schema) result {
 	var res result
@@ -196,8 +243,7 @@ func (c *checker) calc(r, w *Schema) result {
 		case Fixed:
 			c.names(&res, r, w)
 			if r.Size != w.Size {
-				res.inc = append(res.inc, issue{rule: FixedSizeMismatch, path: "/size",
-					msg: fmt.Sprintf("fixed %s has size %d, writer's %s has size %d", r.Name, r.Size, w.Name, w.Size)})
+				res.inc = append(res.inc, issue{rule: FixedSizeMismatch, path: "/size", r: r, w: w})
 			}
 			res.warn = append(res.warn, logicalWarnings(r, w)...)
 		case Enum:
@@ -214,8 +260,7 @@ func (c *checker) calc(r, w *Schema) result {
 			// value is used"; Avro Java 1.9+).
 			if len(missing) > 0 && r.EnumDefault == nil {
 				sort.Strings(missing)
-				res.inc = append(res.inc, issue{rule: MissingEnumSymbols, path: "/symbols",
-					msg: fmt.Sprintf("reader enum %s lacks writer symbols [%s]", r.Name, strings.Join(missing, ", "))})
+				res.inc = append(res.inc, issue{rule: MissingEnumSymbols, path: "/symbols", r: r, w: w, detail: strings.Join(missing, ", ")})
 			}
 		case Record:
 			c.names(&res, r, w)
@@ -224,8 +269,7 @@ func (c *checker) calc(r, w *Schema) result {
 			for i, wb := range w.Branches {
 				sub := c.check(r, wb)
 				if !sub.ok() {
-					res.inc = append(res.inc, issue{rule: MissingUnionBranch, path: "/" + strconv.Itoa(i),
-						msg: fmt.Sprintf("reader union lacks a branch for writer type %s (%s)", upper(wb.Kind), describe(wb))})
+					res.inc = append(res.inc, issue{rule: MissingUnionBranch, path: "/" + strconv.Itoa(i), r: r, w: wb})
 				} else {
 					res.warn = append(res.warn, sub.warn...)
 				}
@@ -274,8 +318,7 @@ func (c *checker) calc(r, w *Schema) result {
 				return res
 			}
 		}
-		res.inc = append(res.inc, issue{rule: MissingUnionBranch,
-			msg: fmt.Sprintf("reader union lacks a branch for writer type %s (%s)", upper(w.Kind), describe(w))})
+		res.inc = append(res.inc, issue{rule: MissingUnionBranch, r: r, w: w})
 		return res
 	}
 	res.inc = append(res.inc, mismatch(r, w))
@@ -290,29 +333,27 @@ func (c *checker) names(res *result, r, w *Schema) {
 	if shortName(r.Name) == shortName(w.Name) || contains(r.Aliases, w.Name) {
 		return
 	}
-	res.inc = append(res.inc, issue{rule: NameMismatch, path: "/name",
-		msg: fmt.Sprintf("reader %s is named %s, writer's is %s (add %q to the reader's aliases to match it)", r.Kind, r.Name, w.Name, w.Name)})
+	res.inc = append(res.inc, issue{rule: NameMismatch, path: "/name", r: r, w: w})
 }
 
 func (c *checker) fields(res *result, r, w *Schema) {
 	matched := make([]bool, len(w.Fields))
 	var added []*Field
 	for _, rf := range r.Fields {
-		token := "fields/" + strconv.Itoa(rf.Pos)
 		wf, ambiguous := lookupWriterField(w, rf)
 		switch {
 		case len(ambiguous) > 1:
-			res.inc = append(res.inc, issue{rule: TypeMismatch, path: "/" + token,
-				msg: fmt.Sprintf("reader field %q matches several writer fields (%s) by name and aliases", rf.Name, strings.Join(ambiguous, ", "))})
+			res.inc = append(res.inc, issue{rule: TypeMismatch, path: fieldPath(rf), r: r, w: w, detail: rf.Name})
 		case wf == nil:
 			added = append(added, rf)
 			if !rf.HasDefault {
-				res.inc = append(res.inc, issue{rule: ReaderFieldMissingDefaultValue, path: "/" + token,
-					msg: fmt.Sprintf("reader field %q is not in the writer's %s and has no default value", rf.Name, w.Name)})
+				res.inc = append(res.inc, issue{rule: ReaderFieldMissingDefaultValue, path: fieldPath(rf), r: r, w: w, detail: rf.Name})
 			}
 		default:
 			matched[wf.Pos] = true
-			res.addUnder(c.check(rf.Type, wf.Type), token+"/type", rf.Name)
+			if sub := c.check(rf.Type, wf.Type); len(sub.inc)+len(sub.warn) > 0 {
+				res.addUnder(sub, fieldPath(rf)[1:]+"/type", rf.Name)
+			}
 		}
 	}
 	// A field removed and another of the same type added looks like a
@@ -323,12 +364,13 @@ func (c *checker) fields(res *result, r, w *Schema) {
 				continue
 			}
 			matched[i] = true
-			res.warn = append(res.warn, issue{rule: RenameWithoutAlias, path: "/fields/" + strconv.Itoa(rf.Pos),
-				msg: fmt.Sprintf("reader field %q replaces writer field %q of the same type; if it is a rename, add \"aliases\": [%q] or old values are lost", rf.Name, wf.Name, wf.Name)})
+			res.warn = append(res.warn, issue{rule: RenameWithoutAlias, path: fieldPath(rf), r: r, w: w, detail: rf.Name + "\x00" + wf.Name})
 			break
 		}
 	}
 }
+
+func fieldPath(f *Field) string { return "/fields/" + strconv.Itoa(f.Pos) }
 
 // lookupWriterField finds the writer field a reader field reads: by name, or
 // by one of the reader field's aliases. It also returns the names of all
@@ -379,23 +421,14 @@ func isTimeLogical(l string) bool {
 // underlying types resolve: the bytes still decode, but mean something else.
 func logicalWarnings(r, w *Schema) issues {
 	switch {
-	case r.Logical == "decimal" && w.Logical == "decimal":
-		if r.Precision != w.Precision || r.Scale != w.Scale {
-			return issues{{rule: DecimalChanged, msg: fmt.Sprintf("decimal(%d,%d) reads decimal(%d,%d): the unscaled value is kept, so values are rescaled by 10^%d",
-				r.Precision, r.Scale, w.Precision, w.Scale, w.Scale-r.Scale)}}
-		}
 	case r.Logical == w.Logical:
+		if r.Logical == "decimal" && (r.Precision != w.Precision || r.Scale != w.Scale) {
+			return issues{{rule: DecimalChanged, r: r, w: w}}
+		}
 	case isTimeLogical(r.Logical) && isTimeLogical(w.Logical):
-		return issues{{rule: TimestampUnitChanged, msg: fmt.Sprintf("%s reads %s: the number is kept, so its unit or time zone changes", r.Logical, w.Logical)}}
+		return issues{{rule: TimestampUnitChanged, r: r, w: w}}
 	default:
-		from, to := w.Logical, r.Logical
-		if from == "" {
-			from = "no logical type"
-		}
-		if to == "" {
-			to = "no logical type"
-		}
-		return issues{{rule: LogicalTypeChanged, msg: fmt.Sprintf("%s reads %s (%s)", to, from, w.Kind)}}
+		return issues{{rule: LogicalTypeChanged, r: r, w: w}}
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -317,9 +316,23 @@ func errAt(path, format string, args ...any) error {
 	return &ParseError{Path: path, Msg: fmt.Sprintf(format, args...)}
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-func validName(name string) bool { return nameRE.MatchString(name) }
+// validName reports whether name matches [A-Za-z_][A-Za-z0-9_]*, the
+// specification's rule for names and enum symbols.
+func validName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '_', 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case '0' <= c && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func validFullName(name string) bool {
 	for _, part := range strings.Split(name, ".") {
