@@ -158,11 +158,14 @@ func (l *loader) versions(e *entry, fl files) {
 	for _, n := range nums {
 		file := found[n]
 		if n != want {
-			missing := fmt.Sprintf("v%d.avsc", want)
-			if n-want > 1 {
-				missing = fmt.Sprintf("v%d.avsc to v%d.avsc", want, n-1)
+			missing := fmt.Sprintf("v%d.avsc is", want)
+			switch {
+			case n-want == 2:
+				missing = fmt.Sprintf("v%d.avsc and v%d.avsc are", want, n-1)
+			case n-want > 2:
+				missing = fmt.Sprintf("v%d.avsc to v%d.avsc are", want, n-1)
 			}
-			l.add(Problem{File: file, Msg: fmt.Sprintf("%s is missing: versions run from v1 without gaps", missing)})
+			l.add(Problem{File: file, Msg: fmt.Sprintf("%s missing: versions run from v1 without gaps", missing)})
 		}
 		want = n + 1
 		text, err := fs.ReadFile(l.fsys, file)
@@ -178,7 +181,7 @@ func (l *loader) versions(e *entry, fl files) {
 	for n, file := range examples {
 		v := versionNumbered(ev, n)
 		if v == nil {
-			l.add(Problem{File: file, Msg: fmt.Sprintf("an example for a version %s does not have: there is no %s/v%d.avsc", ev.FullName, ev.Dir, n)})
+			l.add(Problem{File: file, Msg: fmt.Sprintf("example of a version that does not exist: there is no %s/v%d.avsc", ev.Dir, n)})
 			continue
 		}
 		text, err := fs.ReadFile(l.fsys, file)
