@@ -94,7 +94,9 @@ func LintRules() []LintRule {
 // rules, including those off by default. Except removes rules (by ID or
 // category) from what Use selected. Names are matched ignoring case.
 type LintConfig struct {
-	Use    []string `yaml:"use" json:"use,omitempty"`
+	// Use selects rules; empty means DEFAULT.
+	Use []string `yaml:"use" json:"use,omitempty"`
+	// Except removes rules from those Use selects.
 	Except []string `yaml:"except" json:"except,omitempty"`
 }
 
@@ -211,16 +213,12 @@ func Lint(t LintTarget, cfg LintConfig) Findings {
 	return out
 }
 
-// comparePointers orders JSON pointers by document position: token by token,
-// array indexes numerically, a pointer before the pointers below it.
+// comparePointers orders JSON pointers by their place in a schema document:
+// token by token, array indexes numerically, an object's keys in the order
+// schemas are usually written (name before type before fields or symbols,
+// default last), and a pointer before the pointers below it.
 func comparePointers(a, b string) int {
-	as, bs := strings.Split(strings.Trim(a, "/"), "/"), strings.Split(strings.Trim(b, "/"), "/")
-	if a == "/" || a == "" {
-		as = nil
-	}
-	if b == "/" || b == "" {
-		bs = nil
-	}
+	as, bs := pointerTokens(a), pointerTokens(b)
 	for i := 0; i < len(as) && i < len(bs); i++ {
 		if as[i] == bs[i] {
 			continue
@@ -230,9 +228,28 @@ func comparePointers(a, b string) int {
 		if aerr == nil && berr == nil {
 			return ai - bi
 		}
+		if d := keyRank(as[i]) - keyRank(bs[i]); d != 0 {
+			return d
+		}
 		return strings.Compare(as[i], bs[i])
 	}
 	return len(as) - len(bs)
+}
+
+func pointerTokens(p string) []string {
+	if p == "" || p == "/" {
+		return nil
+	}
+	return strings.Split(strings.TrimPrefix(p, "/"), "/")
+}
+
+var keyRanks = map[string]int{"name": 1, "namespace": 2, "aliases": 3, "doc": 4, "type": 5, "items": 6, "values": 7, "symbols": 8, "fields": 9, "default": 10}
+
+func keyRank(key string) int {
+	if r, ok := keyRanks[key]; ok {
+		return r
+	}
+	return len(keyRanks) + 1
 }
 
 // lintContext is what a rule's check sees: the target, and where to report.
@@ -522,12 +539,13 @@ func describeType(s *Schema) string {
 	return describe(s)
 }
 
-// timeNameRE matches field names that read as a point in time.
+// timeNameRE matches field names, in snake_case, that read as a point in
+// time.
 var timeNameRE = regexp.MustCompile(`^(timestamp|date|time|ts)$|_(at|time|timestamp|ts|date)$`)
 
 func lintTimestampLogicalType(c *lintContext) {
 	c.eachField(func(rec *Schema, f *Field, at string) {
-		if !timeNameRE.MatchString(f.Name) {
+		if !timeNameRE.MatchString(toSnake(f.Name)) {
 			return
 		}
 		eachNode(f.Type, pointer(at, "type"), func(s *Schema, p string) {
@@ -556,14 +574,12 @@ var moneyWords = map[string]bool{
 	"total": true, "totals": true,
 }
 
-// moneyName reports whether a field name, or its last lower_snake word, is a
-// money word ("total", "unit_price", "shipping_fees").
+// moneyName reports whether the last word of a field name is a money word
+// ("total", "unit_price", "shipping_fees", and "unitPrice" too: the style
+// rules report the case, this rule the type).
 func moneyName(name string) bool {
-	w := strings.ToLower(name)
-	if i := strings.LastIndexByte(w, '_'); i >= 0 {
-		w = w[i+1:]
-	}
-	return moneyWords[w]
+	ws := words(name)
+	return len(ws) > 0 && moneyWords[strings.ToLower(ws[len(ws)-1])]
 }
 
 func lintMoneyNotFloat(c *lintContext) {
