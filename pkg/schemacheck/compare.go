@@ -166,7 +166,7 @@ func problemFindings(probs []catalog.Problem) []Finding {
 		switch {
 		case strings.HasSuffix(p.File, ".avsc"):
 			f.Rule = InvalidSchema
-			f.Hint = "make the file a valid Avro schema (https://avro.apache.org/docs/1.11.1/specification/) that defines the type its directory and catalog entry name"
+			f.Hint = "each schema file must be a valid Avro schema (https://avro.apache.org/docs/1.11.1/specification/) defining the type that its directory and its catalog.yaml entry name"
 		case strings.HasPrefix(p.File, "examples/"):
 			f.Rule = InvalidExample
 			f.Hint = "make the example a value of its version's schema, in Avro's JSON encoding"

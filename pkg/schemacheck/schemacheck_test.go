@@ -164,7 +164,7 @@ func TestCompare(t *testing.T) {
   "doc": "An order left the warehouse.",
   "fields": [
     {"name": "order_id", "type": "string", "doc": "The order."},
-    {"name": "shippedAt", "type": "long"}
+    {"name": "carrierName", "type": "string"}
   ]
 }
 `

@@ -85,24 +85,36 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// CheckDir returns an error if dir is not a readable directory.
-func CheckDir(what, dir string) error {
+// CheckDir returns why dir is not a readable directory, or nil.
+func CheckDir(dir string) error {
 	info, err := os.Stat(dir)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
-			err = pe.Err
+			return pe.Err
 		}
-		return fmt.Errorf("%s %q: %w", what, dir, err)
+		return err
 	}
 	if !info.IsDir() {
-		return fmt.Errorf("%s %q: not a directory", what, dir)
+		return errors.New("not a directory")
 	}
 	f, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("%s %q: %w", what, dir, errors.Unwrap(err))
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
+		return err
 	}
 	return f.Close()
+}
+
+// CheckSchemasDir returns an error if the --schemas directory cannot be read.
+func CheckSchemasDir(dir string) error {
+	if err := CheckDir(dir); err != nil {
+		return fmt.Errorf("schemas directory %q: %w", dir, err)
+	}
+	return nil
 }
 
 // NoArgs is cobra.NoArgs with an error that says which command.
@@ -116,4 +128,13 @@ func NoArgs(cmd *cobra.Command, args []string) error {
 // SchemasFlag adds the --schemas flag, the directory of the schema tree.
 func SchemasFlag(cmd *cobra.Command, dir *string) {
 	cmd.Flags().StringVar(dir, "schemas", "schemas", "the schemas directory (catalog.yaml and <domain>/<Event>/v<N>.avsc)")
+}
+
+// Group is the RunE of a command that only groups subcommands: without
+// arguments it prints its help; an argument is an unknown subcommand.
+func Group(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return Usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+	}
+	return cmd.Help()
 }

@@ -52,7 +52,7 @@ func runCheck(ctx context.Context, env *cli.Env, f checkFlags) error {
 	if _, err := env.ReportFormat(); err != nil {
 		return err
 	}
-	if err := cli.CheckDir("schemas directory", f.schemas); err != nil {
+	if err := cli.CheckSchemasDir(f.schemas); err != nil {
 		return err
 	}
 	base, desc, err := loadBase(ctx, f)
@@ -95,8 +95,8 @@ func loadBase(ctx context.Context, f checkFlags) (schemacheck.Tree, string, erro
 		return base, "against " + f.against, nil
 	case kind == "dir":
 		dir := ref
-		if err := cli.CheckDir("compat check: --against", dir); err != nil {
-			return schemacheck.Tree{}, "", err
+		if err := cli.CheckDir(dir); err != nil {
+			return schemacheck.Tree{}, "", fmt.Errorf("compat check: --against %s: %w", f.against, err)
 		}
 		// A checkout of the repository rather than its schemas directory.
 		if _, err := os.Stat(filepath.Join(dir, "catalog.yaml")); err != nil {

@@ -14,7 +14,7 @@ func New(env *cli.Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "compat",
 		Short: "Check Avro schemas for compatibility",
-		Args:  cli.NoArgs,
+		RunE:  cli.Group,
 	}
 	cmd.AddCommand(newCheck(env), newPair(env), newPairs(env), newLevel(env))
 	return cmd

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -72,7 +73,11 @@ func parseFile(file string, refs []*compat.Schema) (schemacheck.Schema, error) {
 	}
 	s, err := compat.Parse(text, refs...)
 	if err != nil {
-		return schemacheck.Schema{}, fmt.Errorf("%s: %w", locate(file, text, err), err)
+		hint := ""
+		if strings.Contains(err.Error(), "undefined name") {
+			hint = " (pass the schema that defines it with --ref)"
+		}
+		return schemacheck.Schema{}, fmt.Errorf("%s: %w%s", locate(file, text, err), err, hint)
 	}
 	return schemacheck.Schema{File: file, Text: text, Schema: s}, nil
 }

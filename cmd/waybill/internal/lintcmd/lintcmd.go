@@ -35,7 +35,7 @@ func run(env *cli.Env, f flags) error {
 	if _, err := env.ReportFormat(); err != nil {
 		return err
 	}
-	if err := cli.CheckDir("schemas directory", f.schemas); err != nil {
+	if err := cli.CheckSchemasDir(f.schemas); err != nil {
 		return err
 	}
 	tree, err := schemacheck.Load(os.DirFS(f.schemas))

@@ -51,7 +51,6 @@ code from them, and runs the services that exchange them.
 Exit codes: 0 passed, 1 findings (incompatible, lint violations), 2 could not run.`,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
-		Args:              cli.NoArgs,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("format") && cmd.Annotations["defaultFormat"] != "" {
