@@ -142,7 +142,7 @@ func TestCompare(t *testing.T) {
 			name: "removed event type",
 			edit: func(t *testing.T, f map[string]string) {
 				delete(f, "orders/OrderCancelled/v1.avsc")
-				f[cat] = f[cat][:strings.Index(f[cat], "  waybill.orders.OrderCancelled:")]
+				f[cat], _, _ = strings.Cut(f[cat], "  waybill.orders.OrderCancelled:")
 			},
 			want: []string{"orders/OrderCancelled/v1.avsc EVENT_REMOVED "},
 		},
