@@ -259,11 +259,9 @@ func (l *loader) stray(fl files) {
 // name, and which versions parsed.
 type sharedSet struct {
 	entries map[string]*entry // by full name
-	// definedBy maps every name a shared type's latest version defines
-	// (nested types included) to the shared type.
+	// definedBy maps every name a version of a shared type defines (nested
+	// types included) to the shared type.
 	definedBy map[string]*entry
-	// broken holds the files of shared versions that did not parse.
-	broken map[string]string // full name -> file
 }
 
 // selected returns the version of shared type e that a reference means: the
@@ -279,7 +277,7 @@ func (s *sharedSet) selected(e *entry, pinned int) *Version {
 // parsed in rounds until no more parse; each uses the latest version of the
 // others that has parsed.
 func (l *loader) parseShared(entries []*entry) *sharedSet {
-	set := &sharedSet{entries: map[string]*entry{}, definedBy: map[string]*entry{}, broken: map[string]string{}}
+	set := &sharedSet{entries: map[string]*entry{}, definedBy: map[string]*entry{}}
 	for _, e := range entries {
 		set.entries[e.ev.FullName] = e
 	}
@@ -341,7 +339,6 @@ func (l *loader) parseShared(entries []*entry) *sharedSet {
 		pending = next
 	}
 	for _, it := range pending {
-		set.broken[it.e.ev.FullName] = it.v.File
 		l.parseProblem(it.v, it.err)
 	}
 	for _, e := range entries {
@@ -350,10 +347,8 @@ func (l *loader) parseShared(entries []*entry) *sharedSet {
 				continue
 			}
 			l.checkName(e, v, true)
-			if v == e.ev.Latest() {
-				for _, d := range v.Schema.Defined() {
-					set.definedBy[d.Name] = e
-				}
+			for _, d := range v.Schema.Defined() {
+				set.definedBy[d.Name] = e
 			}
 		}
 	}
@@ -453,7 +448,7 @@ func (l *loader) parseEvent(e *entry, sh *sharedSet) {
 		}
 		s, err := compat.Parse(v.Text, refs...)
 		if err != nil {
-			l.parseProblem(v, l.explainUndefined(err, sh, chosen))
+			l.parseProblem(v, explainUndefined(err, sh, pinned[v.Number]))
 			continue
 		}
 		v.Schema = s
@@ -484,22 +479,27 @@ func (l *loader) parseEvent(e *entry, sh *sharedSet) {
 	}
 }
 
-// explainUndefined adds to an "undefined name" error the reason a shared type
-// was not available.
-func (l *loader) explainUndefined(err error, sh *sharedSet, chosen map[string]*Version) error {
+// explainUndefined adds to an "undefined name" error the reason a shared
+// type was not available, or that the name is no shared type at all.
+func explainUndefined(err error, sh *sharedSet, pinned map[string]int) error {
 	var pe *compat.ParseError
 	if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "undefined name") {
 		return err
 	}
-	for name, file := range sh.broken {
-		if _, ok := chosen[name]; !ok && strings.Contains(pe.Msg, strconv.Quote(name)) {
-			c := *pe
-			c.Msg += fmt.Sprintf(" (the shared type's %s does not parse)", file)
-			return &c
-		}
-	}
 	c := *pe
 	c.Msg += " (neither defined in this file nor a shared type in catalog.yaml)"
+	for _, name := range sortedKeys(sh.entries) {
+		if !strings.Contains(pe.Msg, strconv.Quote(name)) {
+			continue
+		}
+		// Invalid pins were left out of pinned, so sv is nil only when the
+		// shared type has no version at all (reported on its entry).
+		if sv := sh.selected(sh.entries[name], pinned[name]); sv != nil && sv.Schema == nil {
+			c.Msg = pe.Msg + fmt.Sprintf(" (the shared type's %s does not parse)", sv.File)
+		} else if sv == nil {
+			c.Msg = pe.Msg + fmt.Sprintf(" (the shared type %s has no schema file)", name)
+		}
+	}
 	return &c
 }
 
