@@ -88,7 +88,7 @@ func list(dir string) (map[string]*pkg, error) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
-		return nil, fmt.Errorf("go list: %v: %s", err, msg)
+		return nil, fmt.Errorf("go list: %w: %s", err, msg)
 	}
 	pkgs := map[string]*pkg{}
 	dec := json.NewDecoder(&stdout)
