@@ -74,12 +74,19 @@ func (c *comparison) event(base, head *catalog.Event) {
 
 	headVersions := map[int]bool{}
 	var existing []Schema
+	checked := Checked{Event: head.FullName, Level: levelOf(head), Versions: len(head.Versions)}
+	before := len(c.report.Findings)
+	defer func() {
+		checked.Findings = len(c.report.Findings) - before
+		c.report.Checked = append(c.report.Checked, checked)
+	}()
 	for _, v := range head.Versions {
 		headVersions[v.Number] = true
 		cur := Schema{File: v.File, Text: v.Text, Schema: v.Schema, Version: v.Number}
 		if old, ok := published[v.Number]; ok {
 			c.report.Add(modified(head, old, v)...)
 		} else {
+			checked.New = append(checked.New, v.Number)
 			// A new version: it must pass its level against every version
 			// before it, and its lint rules.
 			if v.Schema != nil && complete(existing) {

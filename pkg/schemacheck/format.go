@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 )
 
 // Format is an output format of a report.
@@ -99,6 +100,16 @@ func (r *Report) writeText(w io.Writer) {
 			fmt.Fprintf(w, "    hint: %s\n", oneLine(f.Hint))
 		}
 	}
+	if len(r.Checked) > 0 {
+		if len(r.Findings) > 0 {
+			fmt.Fprintln(w)
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, c := range r.Checked {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Event, c.Level, c.versions(), c.outcome())
+		}
+		_ = tw.Flush()
+	}
 	fmt.Fprintln(w, r.summary())
 }
 
@@ -169,9 +180,24 @@ func (r *Report) writeMarkdown(w io.Writer) {
 		icon = "⚠️"
 	}
 	fmt.Fprintf(w, "%s %s\n", icon, mdText(r.summary()))
-	if len(r.Findings) == 0 {
-		return
+	if len(r.Findings) > 0 {
+		r.writeMarkdownFindings(w)
 	}
+	if len(r.Checked) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "<details><summary>Event types checked</summary>")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| Event type | Level | Versions | |")
+		fmt.Fprintln(w, "|---|---|---|---|")
+		for _, c := range r.Checked {
+			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", mdCode(c.Event), mdCode(string(c.Level)), mdText(c.versions()), mdText(c.outcome()))
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "</details>")
+	}
+}
+
+func (r *Report) writeMarkdownFindings(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| | File | Path | Rule | Message | Hint |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
@@ -183,6 +209,30 @@ func (r *Report) writeMarkdown(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n",
 			sev, mdCode(location(f)), mdCode(f.Path), mdCode(f.Rule), mdText(f.Message), mdText(f.Hint))
 	}
+}
+
+func (c Checked) versions() string {
+	s := plural(c.Versions, "version")
+	switch {
+	case len(c.New) == 0:
+		s += ", none new"
+	case len(c.New) == c.Versions:
+		s += ", all checked"
+	default:
+		parts := make([]string, len(c.New))
+		for i, n := range c.New {
+			parts[i] = fmt.Sprintf("v%d", n)
+		}
+		s += ", new: " + strings.Join(parts, ", ")
+	}
+	return s
+}
+
+func (c Checked) outcome() string {
+	if c.Findings == 0 {
+		return "ok"
+	}
+	return plural(c.Findings, "finding")
 }
 
 // mdText makes s safe in a table cell.

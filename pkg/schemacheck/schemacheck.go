@@ -28,6 +28,7 @@ import (
 	"io/fs"
 	"slices"
 
+	"github.com/waybill/waybill/compat"
 	"github.com/waybill/waybill/pkg/catalog"
 )
 
@@ -94,6 +95,23 @@ type Report struct {
 	Subject string `json:"subject,omitempty"`
 	// Findings, sorted by file and position.
 	Findings []Finding `json:"findings"`
+	// Checked lists the event types and shared types a comparison checked.
+	Checked []Checked `json:"checked,omitempty"`
+}
+
+// Checked is what a comparison did with one event type or shared type.
+type Checked struct {
+	// Event is the full name.
+	Event string `json:"event"`
+	// Level is the compatibility level new versions were checked at.
+	Level compat.Level `json:"level"`
+	// Versions counts the versions in the tree under review.
+	Versions int `json:"versions"`
+	// New lists the numbers of the versions that are not in the base (all
+	// of them without a base): they were checked and linted.
+	New []int `json:"new,omitempty"`
+	// Findings counts the findings about this event type.
+	Findings int `json:"findings"`
 }
 
 // Errors counts the findings that fail the check.
@@ -134,7 +152,7 @@ func (r *Report) Add(fs ...Finding) {
 // relative to the repository rather than to the schemas directory, as GitHub
 // annotations need.
 func (r *Report) WithRoot(root string) *Report {
-	out := &Report{Subject: r.Subject, Findings: slices.Clone(r.Findings)}
+	out := &Report{Subject: r.Subject, Findings: slices.Clone(r.Findings), Checked: r.Checked}
 	if root == "" || root == "." {
 		return out
 	}

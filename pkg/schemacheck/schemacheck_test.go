@@ -293,3 +293,24 @@ func text(r *schemacheck.Report) string {
 	_ = r.Write(&b, schemacheck.Text)
 	return b.String()
 }
+
+func TestChecked(t *testing.T) {
+	files := baseFiles(t)
+	base := load(t, files)
+	files[v3] = v3With(t, files, `{"name": "priority", "type": "int", "doc": "How urgent."}`)
+	r := schemacheck.Compare(base, load(t, files))
+	want := []schemacheck.Checked{
+		{Event: "waybill.orders.OrderCancelled", Level: "BACKWARD_TRANSITIVE", Versions: 1},
+		{Event: "waybill.orders.OrderCreated", Level: "BACKWARD_TRANSITIVE", Versions: 3, New: []int{3}, Findings: 1},
+		{Event: "waybill.common.Address", Level: "FULL_TRANSITIVE", Versions: 1},
+	}
+	if diff := cmp.Diff(want, r.Checked); diff != "" {
+		t.Errorf("Checked (-want +got):\n%s", diff)
+	}
+	out := text(r)
+	for _, s := range []string{"waybill.orders.OrderCreated    BACKWARD_TRANSITIVE  3 versions, new: v3  1 finding\n", "failed: 1 error, 0 warnings (3 event types, 5 versions)\n"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("text report does not contain %q:\n%s", s, out)
+		}
+	}
+}
