@@ -103,6 +103,31 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// TestLoadSharedChain loads shared types that use each other, listed before
+// what they use, and an event using both.
+func TestLoadSharedChain(t *testing.T) {
+	c, err := catalog.Load(os.DirFS("testdata/shared-chain"))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	ref := func(name string) catalog.Reference {
+		return catalog.Reference{Name: name, Subject: name, Version: 1}
+	}
+	for _, tc := range []struct {
+		name string
+		want []catalog.Reference
+	}{
+		{"waybill.common.Address", []catalog.Reference{ref("waybill.common.CountryCode")}},
+		{"waybill.common.CountryCode", nil},
+		{"waybill.orders.OrderCreated", []catalog.Reference{ref("waybill.common.Address"), ref("waybill.common.CountryCode")}},
+	} {
+		got := c.Event(tc.name).Latest().References
+		if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s references (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}
+
 func TestTopicRetentionMillis(t *testing.T) {
 	for _, tc := range []struct {
 		retention string
