@@ -632,6 +632,10 @@ func (p *parser) named(s *Schema, m map[string]any, ns, path string) (string, er
 	if _, dup := p.names[full]; dup {
 		return "", errAt(path+"/name", "%q is defined twice", full)
 	}
+	if _, ref := p.external[full]; ref {
+		// Avro Java refuses to redefine a name it knows ("Can't redefine").
+		return "", errAt(path+"/name", "%q is already defined by a referenced schema; use it by name instead of redefining it", full)
+	}
 	s.Name = full
 	s.Namespace = namespaceOf(full)
 	s.path = path

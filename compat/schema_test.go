@@ -119,6 +119,11 @@ func TestParseReferences(t *testing.T) {
 	if _, err := compat.Parse([]byte(order.String())); err == nil {
 		t.Error("parsing without the reference succeeded")
 	}
+	redefines := `{"type":"record","name":"Order","namespace":"waybill.orders","fields":[
+		{"name":"ship_to","type":{"type":"record","name":"Address","namespace":"waybill.common","fields":[]}}]}`
+	if _, err := compat.Parse([]byte(redefines), address); err == nil || !strings.Contains(err.Error(), "already defined") {
+		t.Errorf("redefining a referenced type: err = %v", err)
+	}
 }
 
 // TestCanonicalMatchesHamba compares the Parsing Canonical Form and the
