@@ -200,8 +200,7 @@ func TestLoadProblems(t *testing.T) {
 			{"shipments/ShipmentCreated/v1.avsc", 1, 1, "/", "an event schema must be a record, not enum"},
 		}},
 		{"inline-shared", []problem{
-			{yml, 30, 12, "/events/waybill.orders.OrderCreated/references/v2/waybill.common.Address", "pins waybill.common.Address, but orders/OrderCreated/v2.avsc does not use it"},
-			{"orders/OrderCreated/v2.avsc", 21, 9, "/fields/2/type/1", "defines waybill.common.Address, a name of the shared type waybill.common.Address"},
+			{"orders/OrderCreated/v2.avsc", 23, 19, "/fields/2/type/1/name", `"waybill.common.Address" is already defined by a referenced schema`},
 		}},
 		{"pins", []problem{
 			{yml, 30, 12, "/events/waybill.orders.OrderCreated/references/v1/waybill.common.Address", "but orders/OrderCreated/v1.avsc does not use it"},
