@@ -70,7 +70,7 @@ func Java(ctx context.Context, dir string) (*Reference, error) {
 	classpath := strings.Join(cp, string(os.PathListSeparator))
 	out, err := exec.CommandContext(ctx, javac, "-nowarn", "-d", dir, "-cp", classpath, src).CombinedOutput()
 	if err != nil {
-		return nil, fmt.Errorf("difftest: javac CompatRef.java: %v\n%s", err, out)
+		return nil, fmt.Errorf("difftest: javac CompatRef.java: %w\n%s", err, out)
 	}
 	return &Reference{
 		Name: "java",
@@ -89,7 +89,7 @@ func Python(ctx context.Context, dir string) (*Reference, error) {
 	}
 	out, err := exec.CommandContext(ctx, PythonInterpreter, "-c", "import avro.compatibility, avro.schema").CombinedOutput()
 	if err != nil {
-		return nil, fmt.Errorf("difftest: %s cannot import avro.compatibility (apt-get install python3-avro): %v\n%s", PythonInterpreter, err, out)
+		return nil, fmt.Errorf("difftest: %s cannot import avro.compatibility (apt-get install python3-avro): %w\n%s", PythonInterpreter, err, out)
 	}
 	script := filepath.Join(dir, "compat_ref.py")
 	if err := os.WriteFile(script, pythonSource, 0o644); err != nil {
@@ -112,7 +112,7 @@ func (r *Reference) Check(ctx context.Context, pairs []Pair) ([]Verdict, error) 
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("difftest: %s reference: %v\n%s", r.Name, err, stderr.Bytes())
+		return nil, fmt.Errorf("difftest: %s reference: %w\n%s", r.Name, err, stderr.Bytes())
 	}
 	verdicts := make([]Verdict, 0, len(pairs))
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -120,7 +120,7 @@ func (r *Reference) Check(ctx context.Context, pairs []Pair) ([]Verdict, error) 
 	for sc.Scan() {
 		var v Verdict
 		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			return nil, fmt.Errorf("difftest: %s reference: line %d: %v", r.Name, len(verdicts)+1, err)
+			return nil, fmt.Errorf("difftest: %s reference: line %d: %w", r.Name, len(verdicts)+1, err)
 		}
 		verdicts = append(verdicts, v)
 	}
