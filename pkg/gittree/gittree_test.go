@@ -18,7 +18,10 @@ import (
 func newRepo(t *testing.T, files map[string]string) string {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("SKIP: git not installed")
+		if os.Getenv("CI") == "true" {
+			t.Fatal("git not installed (CI=true: not skipping)")
+		}
+		t.Skip("SKIP: git not installed; gittree tests need it")
 	}
 	dir := t.TempDir()
 	for name, text := range files {
