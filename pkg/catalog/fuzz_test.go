@@ -1,6 +1,7 @@
 package catalog_test
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"testing"
@@ -44,7 +45,8 @@ func FuzzLoad(f *testing.F) {
 			t.Fatal("nil catalog")
 		}
 		if err != nil {
-			if ps, ok := err.(catalog.Problems); !ok || len(ps) == 0 {
+			var ps catalog.Problems
+			if !errors.As(err, &ps) || len(ps) == 0 {
 				t.Fatalf("error %T %v, want non-empty Problems", err, err)
 			}
 		}
