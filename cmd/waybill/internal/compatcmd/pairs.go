@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -118,16 +119,18 @@ func checkLine(line []byte) (res any, ok bool) {
 }
 
 // lineSchema parses a schema given as JSON, or as a JSON string holding its
-// text. A JSON string that is not itself JSON text is a primitive type's name
-// ("int"), as in a schema.
+// text. A JSON string that does not hold a JSON object, array or string is a
+// type's name ("int", "null", "com.example.Name"), as in a schema.
 func lineSchema(role string, raw json.RawMessage) (*compat.Schema, error) {
 	if len(bytes.TrimSpace(raw)) == 0 || string(raw) == "null" {
 		return nil, fmt.Errorf("%s: missing", role)
 	}
 	text := []byte(raw)
 	var s string
-	if json.Unmarshal(raw, &s) == nil && json.Valid([]byte(s)) {
-		text = []byte(s)
+	if json.Unmarshal(raw, &s) == nil {
+		if t := strings.TrimSpace(s); t != "" && strings.ContainsRune("{[\"", rune(t[0])) {
+			text = []byte(s)
+		}
 	}
 	schema, err := compat.Parse(text)
 	if err != nil {
