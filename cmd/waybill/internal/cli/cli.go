@@ -32,6 +32,9 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	// Format is the value of the persistent --format flag.
 	Format string
+	// FailOnWarnings makes warnings fail a check (--fail-on-warnings):
+	// semantic warnings are reported but pass unless asked.
+	FailOnWarnings bool
 }
 
 // ReportFormat returns the --format flag as a report format.
@@ -44,7 +47,7 @@ func (e *Env) ReportFormat() (schemacheck.Format, error) {
 }
 
 // WriteReport writes r in the --format the user chose, and returns
-// ErrFindings if it has errors.
+// ErrFindings if it has errors, or warnings under --fail-on-warnings.
 func (e *Env) WriteReport(r *schemacheck.Report) error {
 	f, err := e.ReportFormat()
 	if err != nil {
@@ -53,7 +56,7 @@ func (e *Env) WriteReport(r *schemacheck.Report) error {
 	if err := r.Write(e.Stdout, f); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}
-	if !r.Passed() {
+	if !r.Passed() || (e.FailOnWarnings && r.Warnings() > 0) {
 		return ErrFindings
 	}
 	return nil

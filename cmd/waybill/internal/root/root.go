@@ -63,6 +63,7 @@ Exit codes: 0 passed, 1 findings (incompatible, lint violations), 2 could not ru
 		},
 	}
 	cmd.PersistentFlags().StringVar(&env.Format, "format", "text", "output format: text, json, github or markdown")
+	cmd.PersistentFlags().BoolVar(&env.FailOnWarnings, "fail-on-warnings", false, "exit 1 on warnings too (semantic changes such as a decimal's scale or a timestamp's unit)")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return cli.Usagef("%s: %v", c.CommandPath(), err)
 	})

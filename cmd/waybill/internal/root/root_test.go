@@ -73,6 +73,8 @@ func TestCommands(t *testing.T) {
 		{name: "check outside a repository", args: []string{"compat", "check", "--schemas", schemas, "--against", "git:main"}, code: 2},
 
 		{name: "pair compatible", args: []string{"compat", "pair", "--reader", pair + "v2.avsc", "--writer", pair + "v1.avsc"}, code: 0, stdout: []string{"passed"}},
+		{name: "pair warning passes", args: []string{"compat", "pair", "--reader", pair + "ts-micros.avsc", "--writer", pair + "ts-millis.avsc"}, code: 0, stdout: []string{"warning TIMESTAMP_UNIT_CHANGED at /fields/0/type"}},
+		{name: "pair warning fails when asked", args: []string{"compat", "pair", "--fail-on-warnings", "--reader", pair + "ts-micros.avsc", "--writer", pair + "ts-millis.avsc"}, code: 1, stdout: []string{"TIMESTAMP_UNIT_CHANGED"}},
 		{
 			name: "pair incompatible", args: []string{"compat", "pair", "--reader", pair + "v3-bad.avsc", "--writer", pair + "v2.avsc"}, code: 1,
 			stdout: []string{pair + "v3-bad.avsc:4:3: error READER_FIELD_MISSING_DEFAULT_VALUE at /fields/2", "hint: give the new field a default"},
