@@ -153,8 +153,9 @@ func (s *Schema) References() []string { return s.refs }
 // definition, or "" for unnamed nodes.
 func (s *Schema) DefinedAt() string { return s.path }
 
-// ParseError is a schema that could not be parsed. Line and Column are set for
-// JSON syntax errors, Path (a JSON pointer) for schema errors.
+// ParseError is a schema that could not be parsed. Path (a JSON pointer) is
+// set for schema errors and empty for JSON syntax errors; Line and Column
+// (1-based, in characters) locate either in the text given to Parse.
 type ParseError struct {
 	Line, Column int
 	Path         string
@@ -163,10 +164,12 @@ type ParseError struct {
 
 func (e *ParseError) Error() string {
 	switch {
-	case e.Line > 0:
-		return fmt.Sprintf("compat: invalid schema: line %d, column %d: %s", e.Line, e.Column, e.Msg)
+	case e.Path != "" && e.Line > 0:
+		return fmt.Sprintf("compat: invalid schema at %s (line %d, column %d): %s", e.Path, e.Line, e.Column, e.Msg)
 	case e.Path != "":
 		return fmt.Sprintf("compat: invalid schema at %s: %s", e.Path, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("compat: invalid JSON: line %d, column %d: %s", e.Line, e.Column, e.Msg)
 	}
 	return "compat: invalid schema: " + e.Msg
 }
@@ -189,12 +192,17 @@ func Parse(text []byte, refs ...*Schema) (*Schema, error) {
 			for end < int64(len(text)) && isSpace(text[end]) {
 				end++
 			}
-			line, col := position(text, end+1)
+			line, col := Position(text, int(end))
 			return nil, &ParseError{Line: line, Column: col, Msg: "unexpected data after the schema"}
 		}
 		return nil, syntaxError(text, err)
 	}
-	return ParseValue(v, refs...)
+	s, err := ParseValue(v, refs...)
+	var pe *ParseError
+	if errors.As(err, &pe) && pe.Path != "" {
+		pe.Line, pe.Column = Locate(text, pe.Path)
+	}
+	return s, err
 }
 
 func syntaxError(text []byte, err error) error {
@@ -205,30 +213,15 @@ func syntaxError(text []byte, err error) error {
 	case errors.As(err, &se):
 		off = se.Offset
 	case msg == "EOF" || msg == "unexpected EOF":
-		off = int64(len(text)) + 1
+		off = int64(len(text)) + 1 // just after the last byte
 		msg = "unexpected end of JSON input"
 	}
 	if off < 0 {
 		return &ParseError{Msg: msg}
 	}
-	line, col := position(text, off)
+	// Offset counts the bytes read, the offending one included.
+	line, col := Position(text, int(off)-1)
 	return &ParseError{Line: line, Column: col, Msg: strings.TrimPrefix(msg, "json: ")}
-}
-
-// position turns the offset that encoding/json reports (the number of bytes
-// read, so the offending byte is the one before it) into a 1-based line and
-// column. An offset past the end points just after the last byte.
-func position(text []byte, off int64) (line, col int) {
-	if off < 1 {
-		off = 1
-	}
-	if off > int64(len(text))+1 {
-		off = int64(len(text)) + 1
-	}
-	before := text[:off-1]
-	line = bytes.Count(before, []byte("\n")) + 1
-	col = len(before) - (bytes.LastIndexByte(before, '\n') + 1) + 1
-	return line, col
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

@@ -37,7 +37,7 @@ func (l *loader) add(p Problem) { l.probs = append(l.probs, p) }
 // locating the pointer in the text.
 func (l *loader) schemaProblem(file string, text []byte, ptr, format string, args ...any) {
 	p := Problem{File: file, Path: ptr, Msg: fmt.Sprintf(format, args...)}
-	p.Line, p.Column = locate(text, ptr)
+	p.Line, p.Column = compat.Locate(text, ptr)
 	l.add(p)
 }
 
@@ -214,7 +214,10 @@ func checkExample(file string, text []byte) (Problem, bool) {
 	if err == nil {
 		end := dec.InputOffset()
 		if _, terr := dec.Token(); terr != io.EOF {
-			line, col := position(text, skipSeparators(text, end))
+			for end < int64(len(text)) && strings.IndexByte(" \t\r\n", text[end]) >= 0 {
+				end++
+			}
+			line, col := compat.Position(text, int(end))
 			return Problem{File: file, Line: line, Column: col, Msg: "unexpected data after the example: an example is one JSON object"}, false
 		}
 	}
@@ -223,7 +226,7 @@ func checkExample(file string, text []byte) (Problem, bool) {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			// Offset counts the offending byte.
-			p.Line, p.Column = position(text, se.Offset-1)
+			p.Line, p.Column = compat.Position(text, int(se.Offset-1))
 		}
 		return p, false
 	}
@@ -380,10 +383,7 @@ func (l *loader) parseProblem(v *Version, err error) {
 		return
 	}
 	p := Problem{File: v.File, Line: pe.Line, Column: pe.Column, Path: pe.Path, Msg: pe.Msg}
-	if pe.Line == 0 && pe.Path != "" {
-		p.Line, p.Column = locate(v.Text, pe.Path)
-	}
-	if pe.Line > 0 {
+	if pe.Path == "" {
 		p.Msg = "invalid JSON: " + p.Msg
 	}
 	l.add(p)

@@ -45,7 +45,7 @@ func CheckPair(reader, writer Schema) []Finding {
 }
 
 func pairFinding(f compat.Finding, sev Severity, reader, writer Schema) Finding {
-	line, col := Locate(reader.Text, f.Path)
+	line, col := compat.Locate(reader.Text, f.Path)
 	return Finding{
 		File: reader.File, Line: line, Column: col, Path: f.Path, Rule: f.Rule, Severity: sev,
 		Message: fmt.Sprintf("%s reading data written with %s: %s", reader.label(), writer.label(), f.Message),
@@ -126,7 +126,7 @@ func levelFinding(g sameFinding, sev Severity, level compat.Level, cand Schema, 
 		return out
 	}
 	out.Message = fmt.Sprintf("%s: %s cannot read data written with %s: %s", level, cand.label(), strings.Join(labels, ", "), g.Message)
-	out.Line, out.Column = Locate(cand.Text, g.Path)
+	out.Line, out.Column = compat.Locate(cand.Text, g.Path)
 	return out
 }
 
@@ -139,7 +139,7 @@ func LintSchema(target compat.LintTarget, cfg compat.LintConfig, text []byte) []
 	}
 	var out []Finding
 	for _, f := range compat.Lint(target, cfg) {
-		line, col := Locate(text, f.Path)
+		line, col := compat.Locate(text, f.Path)
 		hint := purposes[f.Rule]
 		if h := Hint(f.Rule, ""); h != "" {
 			hint = h

@@ -157,7 +157,7 @@ func modified(e *catalog.Event, old, cur *catalog.Version) []Finding {
 	if !changed {
 		return nil
 	}
-	line, col := Locate(cur.Text, ptr)
+	line, col := compat.Locate(cur.Text, ptr)
 	return []Finding{{
 		File: cur.File, Line: line, Column: col, Path: ptr, Rule: VersionModified, Severity: Error, Event: e.FullName,
 		Message: fmt.Sprintf("published version %d of %s changed at %s; data already written with it would be read with a different schema", cur.Number, e.FullName, displayPointer(ptr)),

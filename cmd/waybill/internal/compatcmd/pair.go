@@ -89,9 +89,6 @@ func locate(file string, text []byte, err error) string {
 		return file
 	}
 	line, col := pe.Line, pe.Column
-	if line == 0 && pe.Path != "" {
-		line, col = schemacheck.Locate(text, pe.Path)
-	}
 	if line == 0 {
 		return file
 	}

@@ -1,4 +1,4 @@
-package schemacheck
+package compat
 
 import (
 	"strconv"
@@ -23,11 +23,14 @@ func Locate(text []byte, ptr string) (line, col int) {
 	if l.best < 0 {
 		return 0, 0
 	}
-	return position(text, l.best)
+	return Position(text, l.best)
 }
 
-// position turns a byte offset into a line and a column.
-func position(text []byte, off int) (line, col int) {
+// Position returns the 1-based line and column (in characters) of the byte at
+// offset off in text; an offset at the end of text is just after its last
+// character.
+func Position(text []byte, off int) (line, col int) {
+	off = max(0, min(off, len(text)))
 	line = 1 + strings.Count(string(text[:off]), "\n")
 	start := strings.LastIndexByte(string(text[:off]), '\n') + 1
 	return line, 1 + utf8.RuneCount(text[start:off])

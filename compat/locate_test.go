@@ -1,9 +1,9 @@
-package schemacheck_test
+package compat_test
 
 import (
 	"testing"
 
-	"github.com/waybill/waybill/pkg/schemacheck"
+	"github.com/waybill/waybill/compat"
 )
 
 func TestLocate(t *testing.T) {
@@ -35,7 +35,7 @@ func TestLocate(t *testing.T) {
 		{`  "int"`, "", 1, 3},
 	}
 	for _, tt := range tests {
-		line, col := schemacheck.Locate([]byte(tt.text), tt.ptr)
+		line, col := compat.Locate([]byte(tt.text), tt.ptr)
 		if line != tt.line || col != tt.col {
 			t.Errorf("Locate(%.20q, %q) = %d:%d, want %d:%d", tt.text, tt.ptr, line, col, tt.line, tt.col)
 		}
