@@ -14,6 +14,13 @@ import (
 // reported, with a JSON-pointer path into the reader schema. Logical types do
 // not affect compatibility (Avro Java ignores them); changes to them are
 // reported as warnings.
+//
+// Paths are Avro Java's, with one difference: where the writer is a union and
+// the reader is not, Java restarts the path at the reader node for each writer
+// branch (its two-argument getCompatibility), so a finding deep inside reports
+// a path relative to that node; Check keeps the full path from the root. Where
+// both are unions, the last token of a MISSING_UNION_BRANCH path is the index
+// of the writer's branch, as in Java.
 func Check(reader, writer *Schema) Result {
 	c := checker{}
 	res := c.check(reader, writer)
