@@ -3,16 +3,21 @@
 package lintcmd
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/waybill/waybill/cmd/waybill/internal/cli"
+	"github.com/waybill/waybill/compat"
 	"github.com/waybill/waybill/pkg/schemacheck"
 )
 
 type flags struct {
-	schemas string
+	schemas   string
+	listRules bool
 }
 
 // New returns the lint command.
@@ -23,11 +28,22 @@ func New(env *cli.Env) *cobra.Command {
 		Short: "Lint every schema in the schemas directory",
 		Long: `Lint loads the schemas directory (catalog.yaml and every <domain>/<Event>/v<N>.avsc)
 and applies the lint rules catalog.yaml selects to every version. A file that does
-not load is a finding too, with its line and column.`,
+not load is a finding too, with its line and column.
+
+catalog.yaml selects rules as buf does: "lint: {use: [...], except: [...]}" with
+rule IDs, categories (DOCS, STYLE, EVOLUTION, CORRECTNESS), DEFAULT or ALL.
+--list-rules prints every rule with its category, whether it is on by default,
+and why it exists.`,
 		Args: cli.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return run(env, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.listRules {
+				return listRules(env)
+			}
+			return run(env, f)
+		},
 	}
 	cli.SchemasFlag(cmd, &f.schemas)
+	cmd.Flags().BoolVar(&f.listRules, "list-rules", false, "list the lint rules and exit")
 	return cmd
 }
 
@@ -44,4 +60,38 @@ func run(env *cli.Env, f flags) error {
 	}
 	r := schemacheck.Lint(tree)
 	return env.WriteReport(r.WithRoot(f.schemas))
+}
+
+// listRules prints the rule table: a table for people, a JSON array for
+// scripts.
+func listRules(env *cli.Env) error {
+	rules := compat.LintRules()
+	switch env.Format {
+	case "json":
+		type rule struct {
+			ID       string `json:"id"`
+			Category string `json:"category"`
+			Default  bool   `json:"default"`
+			Purpose  string `json:"purpose"`
+		}
+		out := make([]rule, len(rules))
+		for i, r := range rules {
+			out[i] = rule{r.ID, r.Category, r.Default, r.Purpose}
+		}
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	case "text":
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "RULE\tCATEGORY\tDEFAULT\tPURPOSE")
+		for _, r := range rules {
+			on := "off"
+			if r.Default {
+				on = "on"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Category, on, r.Purpose)
+		}
+		return tw.Flush()
+	}
+	return cli.Usagef("lint --list-rules: --format %s: want text or json", env.Format)
 }

@@ -58,6 +58,9 @@ func TestCommands(t *testing.T) {
 		{name: "unknown flag", args: []string{"lint", "--nope"}, code: 2, stderr: []string{"--nope"}},
 		{name: "extra argument", args: []string{"lint", "x"}, code: 2, stderr: []string{`unexpected argument "x"`}},
 		{name: "unknown format", args: []string{"lint", "--schemas", schemas, "--format", "yaml"}, code: 2, stderr: []string{"--format"}},
+		{name: "lint rules", args: []string{"lint", "--list-rules"}, code: 0, stdout: []string{"FIELD_SNAKE_CASE", "STYLE", "UNION_NULLABLE_ONLY"}},
+		{name: "lint rules json", args: []string{"lint", "--list-rules", "--format", "json"}, code: 0, stdout: []string{`"id": "MONEY_NOT_FLOAT"`, `"default": true`}},
+		{name: "lint rules markdown", args: []string{"lint", "--list-rules", "--format", "markdown"}, code: 2, stderr: []string{"want text or json"}},
 
 		{name: "lint", args: []string{"lint", "--schemas", schemas}, code: 0, stdout: []string{"passed: no findings"}},
 		{name: "lint json", args: []string{"lint", "--schemas", schemas, "--format", "json"}, code: 0, stdout: []string{`"passed":true`}},
