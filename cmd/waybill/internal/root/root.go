@@ -13,6 +13,7 @@ import (
 	"github.com/waybill/waybill/cmd/waybill/internal/cli"
 	"github.com/waybill/waybill/cmd/waybill/internal/compatcmd"
 	"github.com/waybill/waybill/cmd/waybill/internal/lintcmd"
+	"github.com/waybill/waybill/cmd/waybill/internal/registrycmd"
 )
 
 // Run runs the waybill command line args (without the program name) and
@@ -67,6 +68,6 @@ Exit codes: 0 passed, 1 findings (incompatible, lint violations), 2 could not ru
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return cli.Usagef("%s: %v", c.CommandPath(), err)
 	})
-	cmd.AddCommand(lintcmd.New(env), compatcmd.New(env))
+	cmd.AddCommand(lintcmd.New(env), compatcmd.New(env), registrycmd.New(env))
 	return cmd
 }

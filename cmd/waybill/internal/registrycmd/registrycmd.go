@@ -1,0 +1,21 @@
+// Package registrycmd is `waybill registry`: run Waybill's Schema Registry
+// (serve) and sync the repository's schemas to any Confluent-compatible
+// registry (push).
+package registrycmd
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/waybill/waybill/cmd/waybill/internal/cli"
+)
+
+// New returns the registry command and its subcommands.
+func New(env *cli.Env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "registry",
+		Short: "Run a Schema Registry, or sync schemas/ to one",
+		RunE:  cli.Group,
+	}
+	cmd.AddCommand(newServe(env), newPush(env))
+	return cmd
+}
