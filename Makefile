@@ -9,7 +9,7 @@ SCHEMAS             ?= schemas
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run build test generate bench lint fmt vet golangci-lint importcheck check-generated clean
+.PHONY: help run build test generate bench bench-registry lint fmt vet golangci-lint importcheck check-generated clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -38,8 +38,11 @@ generate: ## regenerate generated code (pkg/events)
 check-generated: generate
 	@git diff --exit-code --stat -- pkg/events || { echo "generated code is stale: run make generate and commit"; exit 1; }
 
-bench: ## run the compat benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem ./compat/...
+bench: ## run the benchmarks (compat; the registry's handler)
+	$(GO) test -run '^$$' -bench . -benchmem ./compat/... ./services/registry/...
+
+bench-registry: ## GET /schemas/ids/{id} over loopback vs a bare net/http handler (needs wrk)
+	scripts/bench-registry.sh
 
 lint: fmt vet golangci-lint importcheck ## gofmt, go vet, golangci-lint and the import-order check
 
