@@ -105,8 +105,8 @@ type Plan struct {
 	URL string `json:"url"`
 	// Subjects counts the subjects of the catalog (event types and shared
 	// types); Versions their versions.
-	Subjects int `json:"subjects"`
-	Versions int `json:"versions"`
+	Subjects int      `json:"subjects"`
+	Versions int      `json:"versions"`
 	Actions  []Action `json:"actions"`
 	Drift    []Drift  `json:"drift"`
 }
