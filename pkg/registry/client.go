@@ -23,6 +23,14 @@ import (
 // DefaultTimeout bounds each request when Config.Timeout is zero.
 const DefaultTimeout = 30 * time.Second
 
+// The environment variables the command line reads a registry's basic auth
+// credentials from, so that they need not appear in a command line (or a
+// shell's history).
+const (
+	EnvUsername = "WAYBILL_REGISTRY_USERNAME"
+	EnvPassword = "WAYBILL_REGISTRY_PASSWORD"
+)
+
 // contentType is what Confluent's clients send and its registry answers.
 const contentType = "application/vnd.schemaregistry.v1+json"
 

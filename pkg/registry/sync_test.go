@@ -1,0 +1,338 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/waybill/waybill/compat"
+	"github.com/waybill/waybill/pkg/registry"
+)
+
+// actions summarizes a plan's actions, one string each, in order.
+func actions(p *registry.Plan) []string {
+	var out []string
+	for _, a := range p.Actions {
+		switch a.Kind {
+		case registry.SetCompatibility:
+			out = append(out, fmt.Sprintf("level %s %s->%s", a.Subject, a.From, a.Level))
+		case registry.Register:
+			s := fmt.Sprintf("register %s v%d", a.Subject, a.Version)
+			for _, r := range a.References {
+				s += fmt.Sprintf(" ref{%s %s %d}", r.Name, r.Subject, r.Version)
+			}
+			out = append(out, s)
+		default:
+			out = append(out, fmt.Sprintf("%s %s v%d", a.Kind, a.Subject, a.Version))
+		}
+	}
+	return out
+}
+
+// drift summarizes a plan's drift.
+func drift(p *registry.Plan) []string {
+	var out []string
+	for _, d := range p.Drift {
+		out = append(out, fmt.Sprintf("%s %s v%d %s", d.Kind, d.Subject, d.Version, d.Path))
+	}
+	return out
+}
+
+func TestFirstPushRegistersEverythingThenNothing(t *testing.T) {
+	ctx := context.Background()
+	c := newRegistry(t)
+	dir := schemas(t)
+
+	plan := push(t, c, dir)
+	want := []string{
+		"level " + addressSubject + " ->FULL_TRANSITIVE",
+		"level " + cancelledSubject + " ->BACKWARD_TRANSITIVE",
+		"level " + createdSubject + " ->BACKWARD_TRANSITIVE",
+		"register " + addressSubject + " v1",
+		"register " + cancelledSubject + " v1",
+		"register " + createdSubject + " v1",
+		"register " + createdSubject + " v2 ref{waybill.common.Address waybill.common.Address 1}",
+	}
+	if diff := cmp.Diff(want, actions(plan)); diff != "" {
+		t.Errorf("first plan (-want +got):\n%s", diff)
+	}
+	if len(plan.Drift) != 0 {
+		t.Errorf("drift on an empty registry: %v", drift(plan))
+	}
+
+	// What the registry holds now.
+	for subject, level := range map[string]compat.Level{addressSubject: compat.FullTransitive, createdSubject: compat.BackwardTransitive} {
+		got, err := c.SubjectCompatibility(ctx, subject)
+		if err != nil || got != level {
+			t.Errorf("level of %s = %q, %v; want %s", subject, got, err, level)
+		}
+	}
+	v2, err := c.Version(ctx, createdSubject, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []registry.Reference{{Name: "waybill.common.Address", Subject: addressSubject, Version: 1}}; !cmp.Equal(v2.References, want) {
+		t.Errorf("references of %s v2 = %+v, want %+v", createdSubject, v2.References, want)
+	}
+
+	again, err := registry.PlanSync(ctx, c, load(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Empty() {
+		t.Errorf("second plan is not empty: %v %v", actions(again), drift(again))
+	}
+	var text bytes.Buffer
+	if err := again.WriteText(&text, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "nothing to do") {
+		t.Errorf("empty plan as text:\n%s", text.String())
+	}
+}
+
+func TestPlanDoesNotWrite(t *testing.T) {
+	ctx := context.Background()
+	c := newRegistry(t)
+	dir := schemas(t)
+	for range 2 {
+		plan, err := registry.PlanSync(ctx, c, load(t, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(plan.Actions) != 7 {
+			t.Fatalf("plan has %d actions, want 7: %v", len(plan.Actions), actions(plan))
+		}
+	}
+	if subjects, err := c.Subjects(ctx); err != nil || len(subjects) != 0 {
+		t.Errorf("after planning, subjects = %v, %v", subjects, err)
+	}
+}
+
+func TestDrift(t *testing.T) {
+	tests := []struct {
+		name string
+		// change is made to the repository after the first push.
+		change func(t *testing.T, dir string)
+		drift  []string
+		// message must be in the first drift's message.
+		message string
+	}{
+		{
+			name: "changed type",
+			change: func(t *testing.T, dir string) {
+				edit(t, dir, created+"v1.avsc", `"name": "quantity", "type": "int"`, `"name": "quantity", "type": "long"`)
+			},
+			drift:   []string{"schema " + createdSubject + " v1 /fields/2/type"},
+			message: "differs from orders/OrderCreated/v1.avsc: its schema differs (Parsing Canonical Form) at /fields/2/type",
+		},
+		{
+			name: "added alias",
+			change: func(t *testing.T, dir string) {
+				edit(t, dir, cancelled+"v1.avsc", `"default": null`, `"default": null, "aliases": ["why"]`)
+			},
+			drift:   []string{"schema " + cancelledSubject + " v1 /fields/1/aliases"},
+			message: "its Parsing Canonical Form is the same, but defaults, aliases",
+		},
+		{
+			name: "docs only",
+			change: func(t *testing.T, dir string) {
+				edit(t, dir, created+"v1.avsc", `"doc": "Who ordered."`, `"doc": "The customer who placed the order."`)
+			},
+		},
+		{
+			name: "changed shared type is its drift, not its users'",
+			change: func(t *testing.T, dir string) {
+				edit(t, dir, address+"v1.avsc", `"name": "city", "type": "string"`, `"name": "town", "type": "string"`)
+			},
+			drift: []string{"schema " + addressSubject + " v1 /fields/1/name"},
+		},
+		{
+			name: "version removed from the repository",
+			change: func(t *testing.T, dir string) {
+				write(t, dir, created+"v2.avsc", "")
+				removeFile(t, dir, created+"v2.avsc")
+			},
+			drift:   []string{"extra-version " + createdSubject + " v2 "},
+			message: "is in the registry but not in the repository",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newRegistry(t)
+			dir := schemas(t)
+			push(t, c, dir)
+			tt.change(t, dir)
+			plan, err := registry.PlanSync(context.Background(), c, load(t, dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(plan.Actions) != 0 {
+				t.Errorf("actions: %v", actions(plan))
+			}
+			if diff := cmp.Diff(tt.drift, drift(plan)); diff != "" {
+				t.Errorf("drift (-want +got):\n%s", diff)
+			}
+			if tt.message != "" && len(plan.Drift) > 0 && !strings.Contains(plan.Drift[0].Message, tt.message) {
+				t.Errorf("message %q does not contain %q", plan.Drift[0].Message, tt.message)
+			}
+		})
+	}
+}
+
+func TestNewVersions(t *testing.T) {
+	ctx := context.Background()
+	c := newRegistry(t)
+	dir := schemas(t)
+	push(t, c, dir)
+
+	// A compatible v3 and an incompatible v4: v3 registers, v4 fails with
+	// the registry's details, and a v5 after it is skipped.
+	write(t, dir, created+"v3.avsc", v3(t, dir, `{"name": "note", "type": ["null", "string"], "default": null, "doc": "A note."}`))
+	write(t, dir, created+"v4.avsc", strings.Replace(v3(t, dir, `{"name": "note", "type": ["null", "string"], "default": null, "doc": "A note."}`),
+		lastDoc, lastDoc+",\n    "+`{"name": "priority", "type": "int", "doc": "How urgent."}`, 1))
+	write(t, dir, created+"v5.avsc", strings.Replace(read(t, dir, created+"v4.avsc"),
+		`"doc": "How urgent."}`, `"doc": "How urgent."},
+    {"name": "channel", "type": ["null", "string"], "default": null, "doc": "Where it came from."}`, 1))
+	plan, err := registry.PlanSync(ctx, c, load(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := registry.Apply(ctx, c, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range results {
+		got = append(got, fmt.Sprintf("v%d %s", r.Action.Version, r.Status))
+	}
+	if diff := cmp.Diff([]string{"v3 applied", "v4 failed", "v5 skipped"}, got); diff != "" {
+		t.Fatalf("results (-want +got):\n%s", diff)
+	}
+	failed := results[1].Err
+	if !errors.Is(failed, registry.ErrIncompatibleSchema) {
+		t.Errorf("v4: %v, want ErrIncompatibleSchema", failed)
+	}
+	if !strings.Contains(failed.Error(), "priority") {
+		t.Errorf("v4: %v: the registry's details do not name the field", failed)
+	}
+	if results[2].Err == nil || !strings.Contains(results[2].Err.Error(), createdSubject+" v4") {
+		t.Errorf("v5 skipped because %v", results[2].Err)
+	}
+	if registry.Passed(plan, results) {
+		t.Error("Passed with a failed registration")
+	}
+
+	var out bytes.Buffer
+	if err := plan.WriteJSON(&out, results); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Passed  bool `json:"passed"`
+		Actions []struct {
+			Version int    `json:"version"`
+			Status  string `json:"status"`
+			Error   *struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		} `json:"actions"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Passed || len(doc.Actions) != 3 || doc.Actions[1].Error == nil || doc.Actions[1].Error.Code != 409 {
+		t.Errorf("JSON: %s", out.String())
+	}
+}
+
+func TestUnknownSubjects(t *testing.T) {
+	ctx := context.Background()
+	c := newRegistry(t)
+	dir := schemas(t)
+	push(t, c, dir)
+	stray := `{"type": "record", "name": "Stray", "namespace": "waybill.orders", "fields": []}`
+	for _, s := range []string{"order-events-waybill.orders.Stray", "billing-events-value"} {
+		if _, err := c.Register(ctx, s, stray, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	plan, err := registry.PlanSync(ctx, c, load(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"unknown-subject order-events-waybill.orders.Stray v0 "}, drift(plan)); diff != "" || len(plan.Actions) != 0 {
+		t.Errorf("drift (-want +got):\n%s\nactions: %v", diff, actions(plan))
+	}
+
+	plan, err = registry.PlanSync(ctx, c, load(t, dir), registry.AllSubjects())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Drift) != 2 || len(plan.Actions) != 0 {
+		t.Errorf("with AllSubjects: drift %v, actions %v", drift(plan), actions(plan))
+	}
+
+	push(t, c, dir, registry.DeleteUnknown())
+	subjects, err := c.Subjects(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"billing-events-value", cancelledSubject, createdSubject, addressSubject}, subjects); diff != "" {
+		t.Errorf("subjects after deleting the unknown (-want +got):\n%s", diff)
+	}
+}
+
+func TestNumbering(t *testing.T) {
+	ctx := context.Background()
+	c := newRegistry(t)
+	dir := schemas(t)
+	push(t, c, dir)
+	// Someone deleted v2 in the registry: the repository's v2 cannot be
+	// version 2 again, and a v3 would become version 3 only by chance.
+	if err := c.DeleteVersion(ctx, createdSubject, 2); err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, created+"v3.avsc", v3(t, dir, `{"name": "note", "type": ["null", "string"], "default": null, "doc": "A note."}`))
+	plan, err := registry.PlanSync(ctx, c, load(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Actions) != 0 {
+		t.Errorf("actions: %v", actions(plan))
+	}
+	if diff := cmp.Diff([]string{"numbering " + createdSubject + " v2 "}, drift(plan)); diff != "" {
+		t.Errorf("drift (-want +got):\n%s", diff)
+	}
+}
+
+func TestClientErrors(t *testing.T) {
+	ctx := context.Background()
+	c := newRegistry(t)
+	if _, err := c.Version(ctx, "nope", 1); !errors.Is(err, registry.ErrSubjectNotFound) {
+		t.Errorf("unknown subject: %v", err)
+	}
+	if _, err := c.Register(ctx, "s", "{not json", nil); !errors.Is(err, registry.ErrInvalidSchema) {
+		t.Errorf("invalid schema: %v", err)
+	}
+
+	down, err := registry.New(registry.Config{URL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = registry.PlanSync(ctx, down, load(t, "testdata/schemas"))
+	var te *registry.TransportError
+	if !errors.As(err, &te) || !strings.Contains(err.Error(), "cannot reach http://127.0.0.1:1") {
+		t.Errorf("unreachable: %v", err)
+	}
+	if _, err := registry.New(registry.Config{URL: "localhost:8081"}); err == nil {
+		t.Error("a URL without a scheme is accepted")
+	}
+}
