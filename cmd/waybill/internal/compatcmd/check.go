@@ -39,7 +39,15 @@ that breaks producers or consumers:
 The base is git:REF (the schemas directory as it is in a commit, e.g.
 git:origin/main), or dir:PATH (another schemas directory, or a checkout containing
 one). Without --against the tree is checked on its own: every version against
-the versions before it at its level, and every version linted.`,
+the versions before it at its level, and every version linted.
+
+With registry:URL the base is what a live Schema Registry holds: a registered
+version that differs from its file is drift (REGISTRY_DRIFT), and a version the
+registry lacks is new: compat checks it against the registry's versions, and the
+registry's own check (verbose) is asked about the first new version of each
+subject; findings say which of the two found them ("compat:", "registry"), and a
+disagreement between them is a warning. Credentials: user:password@ in the URL,
+or $WAYBILL_REGISTRY_USERNAME and $WAYBILL_REGISTRY_PASSWORD.`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runCheck(cmd.Context(), env, f) },
 	}
@@ -54,6 +62,10 @@ func runCheck(ctx context.Context, env *cli.Env, f checkFlags) error {
 	}
 	if err := cli.CheckSchemasDir(f.schemas); err != nil {
 		return err
+	}
+	if url, ok := strings.CutPrefix(f.against, "registry:"); ok && url != "" {
+		// Not a tree: the registry is asked, version by version.
+		return checkRegistry(ctx, env, f, url)
 	}
 	base, desc, err := loadBase(ctx, f)
 	if err != nil {
@@ -109,8 +121,6 @@ func loadBase(ctx context.Context, f checkFlags) (schemacheck.Tree, string, erro
 			return schemacheck.Tree{}, "", fmt.Errorf("compat check: loading %s: %w", f.against, err)
 		}
 		return base, "against " + f.against, nil
-	case kind == "registry":
-		return schemacheck.Tree{}, "", errors.New("compat check: --against registry:URL is not yet supported")
 	default:
 		return schemacheck.Tree{}, "", cli.Usagef("compat check: --against %q: unknown kind %q (want git:REF, dir:PATH or registry:URL)", f.against, kind)
 	}
