@@ -54,7 +54,7 @@ const (
 // that could not be read.
 func Check(ctx context.Context, c *Client, head schemacheck.Tree) (*schemacheck.Report, error) {
 	report := schemacheck.Compare(schemacheck.Tree{}, schemacheck.Tree{Problems: head.Problems})
-	report.Subject = ""
+	report.Subject = "against registry:" + c.URL()
 	if head.Catalog == nil {
 		return report, nil
 	}
@@ -74,9 +74,9 @@ func Check(ctx context.Context, c *Client, head schemacheck.Tree) (*schemacheck.
 			}
 		}
 	}
-	report.Subject = fmt.Sprintf("%s, %s", plural(events, "event type"), plural(versions, "version"))
+	report.Subject = fmt.Sprintf("%s, %s against registry:%s", plural(events, "event type"), plural(versions, "version"), c.URL())
 	if ch.newVersions > 0 {
-		report.Subject += fmt.Sprintf("; %s new, %d also checked by the registry", plural(ch.newVersions, "version"), ch.byRegistry)
+		report.Subject += fmt.Sprintf("; new versions: %d checked by compat, %d of them also by the registry", ch.newVersions, ch.byRegistry)
 	}
 	return report, nil
 }

@@ -163,7 +163,7 @@ func TestCheckEmptyRegistry(t *testing.T) {
 	if !r.Passed() || len(r.Findings) != 0 {
 		t.Errorf("against an empty registry: %v", findings(r))
 	}
-	if want := "3 event types, 4 versions; 4 versions new, 3 also checked by the registry"; r.Subject != want {
+	if want := "3 event types, 4 versions against registry:" + c.URL() + "; new versions: 4 checked by compat, 3 of them also by the registry"; r.Subject != want {
 		t.Errorf("subject = %q, want %q", r.Subject, want)
 	}
 }

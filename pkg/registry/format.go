@@ -33,7 +33,7 @@ func Passed(p *Plan, results []Result) bool {
 //	  + waybill.common.Address v1 (common/Address/v1.avsc)
 //	  + order-events-waybill.orders.OrderCreated v2 (orders/OrderCreated/v2.avsc), references waybill.common.Address v1
 //	  - order-events-waybill.orders.OrderShipped (delete subject)
-//	  ! orders/OrderCreated/v1.avsc: version 1 of order-events-... in the registry (ID 3) differs from ...
+//	  ! version 1 of order-events-waybill.orders.OrderCreated in the registry (ID 3) differs from orders/OrderCreated/v1.avsc: ...
 //	Plan: 2 to register, 1 level to set, 1 to delete; 1 drift.
 //
 // "+" registers, "~" sets a level, "-" deletes, "!" is drift (never changed
@@ -48,11 +48,7 @@ func (p *Plan) WriteText(w io.Writer, results []Result) error {
 		fmt.Fprintf(bw, "  %s\n", line(a))
 	}
 	for _, d := range p.Drift {
-		at := d.Subject
-		if d.File != "" {
-			at = d.File
-		}
-		fmt.Fprintf(bw, "  ! %s: %s\n", at, d.Message)
+		fmt.Fprintf(bw, "  ! %s\n", d.Message)
 	}
 	fmt.Fprintf(bw, "Plan: %d to register, %s to set, %d to delete; %d drift.\n",
 		p.Count(Register), plural(p.Count(SetCompatibility), "level"), p.Count(DeleteVersion)+p.Count(DeleteSubject), len(p.Drift))

@@ -28,6 +28,5 @@ func checkRegistry(ctx context.Context, env *cli.Env, f checkFlags, url string) 
 	if err != nil {
 		return fmt.Errorf("compat check: --against registry:%s: %w", c.URL(), err)
 	}
-	r.Subject = strings.TrimPrefix(r.Subject+" against registry:"+c.URL(), " ")
 	return env.WriteReport(r.WithRoot(f.schemas))
 }
