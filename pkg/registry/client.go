@@ -397,7 +397,8 @@ type TransportError struct {
 
 func (e *TransportError) Error() string {
 	msg := e.Err.Error()
-	if ue, ok := e.Err.(*url.Error); ok { //nolint:errorlint // only the outer wrapper
+	var ue *url.Error
+	if errors.As(e.Err, &ue) {
 		msg = ue.Err.Error()
 	}
 	return fmt.Sprintf("registry: cannot reach %s (%s %s): %s", e.URL, e.Method, e.Path, msg)

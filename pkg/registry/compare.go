@@ -214,7 +214,7 @@ func diff(a, b any, at string) (string, bool) {
 				keys = append(keys, k)
 			}
 		}
-		slices.SortFunc(keys, func(x, y string) int { return compareKeys(x, y) })
+		slices.SortFunc(keys, compareKeys)
 		for _, k := range keys {
 			if p, d := diff(a[k], bm[k], at+"/"+escape(k)); d {
 				return p, true
