@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -334,5 +336,42 @@ func TestClientErrors(t *testing.T) {
 	}
 	if _, err := registry.New(registry.Config{URL: "localhost:8081"}); err == nil {
 		t.Error("a URL without a scheme is accepted")
+	}
+}
+
+func TestClientTimeout(t *testing.T) {
+	// A listener that never answers: the kernel accepts the connection, and
+	// the request waits for an answer that does not come.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := registry.New(registry.Config{URL: "http://" + ln.Addr().String(), Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = c.Subjects(context.Background())
+	var te *registry.TransportError
+	if !errors.As(err, &te) {
+		t.Fatalf("Subjects: %v, want a TransportError", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("timed out after %v", d)
+	}
+
+	// The context ends sooner than the timeout.
+	c, err = registry.New(registry.Config{URL: "http://" + ln.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := c.Versions(ctx, "s", true); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Versions after the context ended: %v", err)
+	}
+	if _, err := c.Versions(ctx, "s", false); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Versions (srclient) after the context ended: %v", err)
 	}
 }
