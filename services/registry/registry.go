@@ -32,8 +32,10 @@ import (
 	"github.com/waybill/waybill/services/registry/internal/schemalog"
 )
 
-// DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is 0.
-const DefaultMaxBodyBytes = 16 << 20
+// DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is
+// 0: 4 MiB, four times the largest record a Kafka topic takes by default
+// (message.max.bytes, 1 MiB), so no schema that could be stored is refused.
+const DefaultMaxBodyBytes = 4 << 20
 
 // DefaultWriteTimeout bounds a write when Config.WriteTimeout is 0.
 const DefaultWriteTimeout = 10 * time.Second
