@@ -59,8 +59,8 @@ func (rt *router) add(method, pattern string, write, body bool, h handler) {
 // match finds the route of a request. found is false for an unknown path
 // (404); a known path without the method gives a nil route and found true
 // (405).
-func (rt *router) match(method, path string) (rte *route, p params, found bool) {
-	segs, ok := splitPath(path)
+func (rt *router) match(method string, u *url.URL) (rte *route, p params, found bool) {
+	segs, ok := splitPath(u)
 	if !ok {
 		return nil, p, false
 	}
@@ -98,11 +98,20 @@ func bind(pattern, segs []string, p *params) bool {
 	return true
 }
 
-// splitPath splits an escaped path into unescaped segments, so that a
-// subject may contain an encoded slash. One trailing slash is ignored, as
+// splitPath splits a URL's path into unescaped segments, so that a subject
+// may contain an encoded slash. One trailing slash is ignored, as
 // Confluent's server ignores it.
-func splitPath(escaped string) ([]string, bool) {
-	escaped = strings.TrimPrefix(escaped, "/")
+func splitPath(u *url.URL) ([]string, bool) {
+	if u.RawPath == "" {
+		// Nothing in the path was escaped in a way that matters: its
+		// segments are the decoded path's.
+		path := strings.TrimSuffix(strings.TrimPrefix(u.Path, "/"), "/")
+		if path == "" {
+			return nil, true
+		}
+		return strings.Split(path, "/"), true
+	}
+	escaped := strings.TrimPrefix(u.EscapedPath(), "/")
 	escaped = strings.TrimSuffix(escaped, "/")
 	if escaped == "" {
 		return nil, true
@@ -196,7 +205,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.metrics.observe(label, r.Method, sw.status, time.Since(start))
 	}()
-	rte, p, found := s.routes.match(r.Method, r.URL.EscapedPath())
+	rte, p, found := s.routes.match(r.Method, r.URL)
 	if rte != nil {
 		label = rte.pattern
 	}

@@ -3,6 +3,7 @@ package registry
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,20 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	handler  http.Handler
+	// children caches the counter and histogram of each (route, method,
+	// code): looking them up by label values hashes every label on every
+	// request.
+	children sync.Map // childKey -> *child
+}
+
+type childKey struct {
+	route, method string
+	code          int
+}
+
+type child struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 func newMetrics(st *state) *metrics {
@@ -66,6 +81,15 @@ func (m *metrics) observe(route, method string, status int, d time.Duration) {
 	default:
 		method = "OTHER" // bounded label values, whatever clients send
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+	k := childKey{route, method, status}
+	c, ok := m.children.Load(k)
+	if !ok {
+		c, _ = m.children.LoadOrStore(k, &child{
+			requests: m.requests.WithLabelValues(route, method, strconv.Itoa(status)),
+			latency:  m.latency.WithLabelValues(route),
+		})
+	}
+	ch := c.(*child)
+	ch.requests.Inc()
+	ch.latency.Observe(d.Seconds())
 }
