@@ -4,8 +4,8 @@
 // https://docs.confluent.io/platform/current/schema-registry/develop/api.html),
 // so Confluent's clients and serializers work against it unchanged.
 //
-// The server is storage-agnostic. Its state is what replaying a
-// schemalog.Log produces — records in the formats Confluent's registry writes
+// The server is storage-agnostic. Its state is what replaying a Log (in
+// memory, or a Kafka topic) produces — records in the formats Confluent's registry writes
 // to its `_schemas` topic — so it starts from a topic written by Confluent's
 // registry and Confluent's registry can read the topic it writes. Every write
 // goes through Log.Update: the new records are computed against the state
@@ -28,8 +28,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/waybill/waybill/services/registry/internal/schemalog"
 )
 
 // DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is
@@ -61,9 +59,9 @@ type User struct {
 // Config configures a Server. The zero value of every field but Log is a
 // working default.
 type Config struct {
-	// Log is the storage. Required. The server starts it, and closes it in
-	// Close.
-	Log schemalog.Log
+	// Log is the storage (MemoryLog, KafkaLog). Required. The server starts
+	// it, and closes it in Close.
+	Log Log
 	// Users enables HTTP basic auth: a request without the credentials of one
 	// of them gets 401, a write by a ReadOnly user 403. Nil: no auth.
 	Users []User
