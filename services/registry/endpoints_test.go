@@ -11,6 +11,7 @@ func TestEmptyRegistry(t *testing.T) {
 	e := newEnv(t)
 	e.run(t, []step{
 		{method: "GET", path: "/", status: 200, want: `{}`},
+		{method: "HEAD", path: "/subjects", status: 200},
 		{method: "GET", path: "/subjects", status: 200, want: `[]`},
 		{method: "GET", path: "/subjects?deleted=true", status: 200, want: `[]`},
 		{method: "GET", path: "/schemas", status: 200, want: `[]`},
@@ -296,6 +297,25 @@ func TestNormalize(t *testing.T) {
 		// Without normalize, b is another text.
 		{method: "POST", path: "/subjects/s", body: schemaBody(b), status: 404, code: 40403},
 	})
+	// What decides compatibility survives normalizing: defaults, logical
+	// types, enum defaults; docs and custom properties too.
+	c := `{"type":"record","name":"Order","namespace":"shop","doc":"An order.","fields":[
+		{"name":"at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"When."},
+		{"name":"price","type":{"type":"bytes","logicalType":"decimal","precision":9,"scale":2},"default":"\u0000"},
+		{"name":"state","type":{"type":"enum","name":"State","symbols":["NEW","DONE"],"default":"NEW"},"default":"NEW","x-owner":"team-a"},
+		{"name":"tags","type":{"type":"array","items":"string"},"default":[]}]}`
+	status, body = e.do("POST", "/subjects/c/versions?normalize=true", schemaBody(c))
+	if status != 200 {
+		t.Fatalf("register: %d %s", status, body)
+	}
+	want = `{"name":"shop.Order","type":"record","fields":[` +
+		`{"name":"at","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"When."},` +
+		`{"name":"price","type":{"type":"bytes","logicalType":"decimal","precision":9,"scale":2},"default":"\u0000"},` +
+		`{"name":"state","type":{"name":"shop.State","type":"enum","symbols":["NEW","DONE"],"default":"NEW"},"default":"NEW","x-owner":"team-a"},` +
+		`{"name":"tags","type":{"type":"array","items":"string"},"default":[]}],"doc":"An order."}`
+	if got := e.must("GET", "/subjects/c/versions/1/schema", ""); got != want {
+		t.Errorf("normalized:\n got %s\nwant %s", got, want)
+	}
 }
 
 func TestUnknownRoutes(t *testing.T) {

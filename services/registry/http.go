@@ -73,7 +73,7 @@ func (rt *router) match(method string, u *url.URL) (rte *route, p params, found 
 			continue
 		}
 		found = true
-		if r.method == method {
+		if r.method == method || (method == http.MethodHead && r.method == http.MethodGet) {
 			return r, q, true
 		}
 	}

@@ -15,6 +15,28 @@
 //
 // Compatibility decisions are compat.CheckLevel's, the engine of Waybill's PR
 // check, so the repository and the registry cannot disagree.
+//
+// Where it differs from Confluent's registry, and why:
+//
+//   - Schemas are stored as compat's compact JSON (full names, docs, defaults
+//     and custom attributes kept), not Avro Java's toString(); "the same
+//     schema" compares that form of both sides plus the references, so a
+//     schema stored by Confluent's registry is found again.
+//   - normalize=true stores and compares Confluent's normalized Avro form
+//     (see normalized), on both sides; the Parsing Canonical Form would drop
+//     defaults and change later compatibility answers.
+//   - Only AVRO is parsed. Other schema types are refused (42201) on
+//     register; replayed ones are served, and a check against them fails.
+//   - A body over the limit is 422 with error code 42209, the JSON error
+//     clients decode, where a bare 413 would not be.
+//   - In IMPORT, an explicit version that exists and is live is refused
+//     (42205); Confluent's registry overwrites it.
+//   - An "id" of 0 or less in a register request means no id.
+//   - PUT /config needs a compatibility level (42203 without one); the other
+//     fields of Confluent 7.4+ configs (normalize, alias, metadata, rules) are
+//     ignored.
+//   - Compatibility messages are compat's findings (Finding.String()), with
+//     the registry's version numbers, rather than Avro Java's texts.
 package registry
 
 import (
@@ -62,8 +84,9 @@ type Config struct {
 	// Log is the storage (MemoryLog, KafkaLog). Required. The server starts
 	// it, and closes it in Close.
 	Log Log
-	// Users enables HTTP basic auth: a request without the credentials of one
-	// of them gets 401, a write by a ReadOnly user 403. Nil: no auth.
+	// Users enables HTTP basic auth on every endpoint, /metrics included: a
+	// request without the credentials of one of them gets 401, a write by a
+	// ReadOnly user 403. Nil: no auth.
 	Users []User
 	// MaxBodyBytes limits request bodies (0: DefaultMaxBodyBytes). A larger
 	// body is answered 422 with error code 42209 (schema too large): a JSON
