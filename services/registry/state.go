@@ -313,7 +313,7 @@ func (st *state) putVersion(subj string, n int, v schemalog.SchemaValue, offset 
 	rec := st.ids[v.ID]
 	if rec == nil {
 		rec = st.newRec(v.ID, v.SchemaType, v.Schema, v.References)
-	} else if cand := st.identity(v.SchemaType, v.Schema, v.References); cand != rec.ident {
+	} else if !rec.sameStored(v) && st.identity(v.SchemaType, v.Schema, v.References) != rec.ident {
 		// Confluent's rule: an ID already bound to a different schema
 		// keeps it; the record is dropped.
 		st.log.Error("registry: dropping a SCHEMA record whose ID is bound to a different schema",
@@ -327,6 +327,16 @@ func (st *state) putVersion(subj string, n int, v schemalog.SchemaValue, offset 
 	ver := &version{n: n, rec: rec, deleted: v.Deleted}
 	s.versions[n] = ver
 	st.bind(svKey{subj, n}, ver)
+}
+
+// sameStored reports whether a SCHEMA value holds exactly what rec was
+// built from: then it is the same schema without parsing it again.
+func (rec *schemaRec) sameStored(v schemalog.SchemaValue) bool {
+	typ := v.SchemaType
+	if typ == "AVRO" {
+		typ = ""
+	}
+	return rec.text == v.Schema && rec.typ == typ && slices.Equal(rec.refs, v.References)
 }
 
 // identity computes the identity of a schema that is not bound yet.
