@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
 	"strings"
@@ -160,7 +161,8 @@ func write(t testing.TB, addr string, recs []schemalog.Record) {
 			if err == nil {
 				break
 			}
-			if kerr, ok := err.(kafka.Error); !ok || kerr.Code() != kafka.ErrQueueFull {
+			var kerr kafka.Error
+			if !errors.As(err, &kerr) || kerr.Code() != kafka.ErrQueueFull {
 				t.Fatal(err)
 			}
 			time.Sleep(time.Millisecond)

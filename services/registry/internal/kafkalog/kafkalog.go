@@ -102,9 +102,10 @@ type Log struct {
 	closed  bool
 	started bool
 
-	wmu      sync.Mutex // serializes Update; guards p and leaseEnd
-	p        *producer  // the transactional producer, nil until needed
-	leaseEnd int64      // the end of the log after p's last commit or init
+	wmu       sync.Mutex // serializes Update; guards p and leaseEnd
+	p         *producer  // the transactional producer, nil until needed
+	leaseEnd  int64      // the end of the log after p's last commit or init
+	ownMarker int64      // the offset of p's last commit marker, or -1
 
 	closing sync.WaitGroup // producers being closed
 	bg      sync.WaitGroup // forwardLogs

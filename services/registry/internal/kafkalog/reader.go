@@ -75,8 +75,18 @@ func (l *Log) startReader(ctx context.Context, apply func(schemalog.Record)) (*r
 		done:    make(chan struct{}),
 		changed: make(chan struct{}),
 	}
+	// Assign at the log's first offset rather than "the beginning": that
+	// would cost the consumer a lookup of its own, which it retries only
+	// after a second when it asks before it knows the partition's leader.
+	begin, err := r.offset(ctx, kafka.EarliestOffsetSpec)
+	if err != nil {
+		admin.Close()
+		_ = c.Close()
+		return nil, err
+	}
+	r.next = begin
 	from := r.tp
-	from.Offset = kafka.OffsetBeginning
+	from.Offset = kafka.Offset(begin)
 	if err := c.Assign([]kafka.TopicPartition{from}); err != nil {
 		admin.Close()
 		_ = c.Close()
@@ -150,8 +160,13 @@ func (r *reader) fail(err error) {
 // end returns the partition's last stable offset: every record below it is
 // committed or aborted, none is in an open transaction.
 func (r *reader) end(ctx context.Context) (int64, error) {
+	return r.offset(ctx, kafka.LatestOffsetSpec)
+}
+
+// offset looks up the partition's first offset or, read_committed, its end.
+func (r *reader) offset(ctx context.Context, spec kafka.OffsetSpec) (int64, error) {
 	res, err := r.admin.ListOffsets(ctx,
-		map[kafka.TopicPartition]kafka.OffsetSpec{r.tp: kafka.LatestOffsetSpec},
+		map[kafka.TopicPartition]kafka.OffsetSpec{r.tp: spec},
 		kafka.SetAdminIsolationLevel(kafka.IsolationLevelReadCommitted))
 	if err != nil {
 		return 0, fmt.Errorf("kafkalog: list offsets: %w", err)

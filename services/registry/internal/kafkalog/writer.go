@@ -94,10 +94,17 @@ func (l *Log) attempt(ctx context.Context, r *reader, compute func() ([]schemalo
 		if end, err = r.end(ctx); err != nil {
 			return l.failure(ctx, "find the end", err)
 		}
-		l.leaseEnd = end
+		l.leaseEnd, l.ownMarker = end, -1
 		initDone = time.Since(start)
 	}
-	if err := r.wait(ctx, end); err != nil {
+	target := end
+	if end == l.leaseEnd && l.ownMarker == end-1 {
+		// All that follows this instance's last write is its commit
+		// marker, which the consumer does not deliver: no need to wait
+		// until it notices it moved past it.
+		target = l.ownMarker
+	}
+	if err := r.wait(ctx, target); err != nil {
 		return l.failure(ctx, "catch up", err)
 	}
 	caughtUp = time.Since(start)
@@ -130,7 +137,7 @@ func (l *Log) attempt(ctx context.Context, r *reader, compute func() ([]schemalo
 	// Committed: never compute again from here on. The commit marker
 	// follows the last record, so the end is now last+2 unless someone
 	// else wrote.
-	l.leaseEnd = last + 2
+	l.leaseEnd, l.ownMarker = last+2, last+1
 	committed = time.Since(start)
 	if err := r.wait(ctx, last+1); err != nil {
 		return false, l.unavailable(ctx, "update", fmt.Errorf("written up to offset %d, not read back: %w", last, err))

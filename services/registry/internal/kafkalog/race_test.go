@@ -1,0 +1,5 @@
+//go:build race
+
+package kafkalog_test
+
+const raceEnabled = true
