@@ -3,6 +3,8 @@ package registry_test
 import (
 	"context"
 	"io/fs"
+	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,14 +12,30 @@ import (
 
 	"github.com/waybill/waybill/pkg/catalog"
 	"github.com/waybill/waybill/pkg/registry"
-	"github.com/waybill/waybill/pkg/registry/tmpfake"
+	server "github.com/waybill/waybill/services/registry"
 )
 
-// newRegistry starts a registry on loopback and returns a client for it.
+// newServer starts Waybill's registry server, on a memory log, on loopback.
+func newServer(t *testing.T, cfg server.Config) *httptest.Server {
+	t.Helper()
+	cfg.Log = server.MemoryLog()
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	s, err := server.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	t.Cleanup(func() {
+		hs.Close()
+		_ = s.Close()
+	})
+	return hs
+}
+
+// newRegistry starts a registry and returns a client for it.
 func newRegistry(t *testing.T) *registry.Client {
 	t.Helper()
-	srv := tmpfake.New(t)
-	c, err := registry.New(registry.Config{URL: srv.URL})
+	c, err := registry.New(registry.Config{URL: newServer(t, server.Config{}).URL})
 	if err != nil {
 		t.Fatal(err)
 	}

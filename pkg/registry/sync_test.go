@@ -15,6 +15,7 @@ import (
 
 	"github.com/waybill/waybill/compat"
 	"github.com/waybill/waybill/pkg/registry"
+	server "github.com/waybill/waybill/services/registry"
 )
 
 // actions summarizes a plan's actions, one string each, in order.
@@ -373,5 +374,63 @@ func TestClientTimeout(t *testing.T) {
 	}
 	if _, err := c.Versions(ctx, "s", false); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Versions (srclient) after the context ended: %v", err)
+	}
+}
+
+func TestClientBasicAuth(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		// user and password are the credentials; userinfo puts them in the
+		// URL instead.
+		user, password string
+		userinfo       bool
+		// want is the error of a push: nil, or a catalogued error.
+		want error
+	}{
+		{name: "credentials", user: "ci", password: "s3cret"},
+		{name: "credentials in the URL", user: "ci", password: "s3cret", userinfo: true},
+		{name: "none", want: registry.ErrUnauthorized},
+		{name: "wrong password", user: "ci", password: "nope", want: registry.ErrUnauthorized},
+		{name: "read-only user", user: "viewer", password: "look", want: registry.ErrForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, server.Config{Users: []server.User{
+				{Name: "ci", Password: "s3cret", Access: server.ReadWrite},
+				{Name: "viewer", Password: "look", Access: server.ReadOnly},
+			}})
+			cfg := registry.Config{URL: srv.URL, Username: tt.user, Password: tt.password}
+			if tt.userinfo {
+				cfg = registry.Config{URL: "http://" + tt.user + ":" + tt.password + "@" + strings.TrimPrefix(srv.URL, "http://")}
+			}
+			c, err := registry.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(c.URL(), "s3cret") {
+				t.Errorf("URL() = %q shows the password", c.URL())
+			}
+			plan, err := registry.PlanSync(ctx, c, load(t, "testdata/schemas"))
+			if err != nil {
+				if tt.want == nil || !errors.Is(err, tt.want) {
+					t.Fatalf("plan: %v, want %v", err, tt.want)
+				}
+				return
+			}
+			results, err := registry.Apply(ctx, c, plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want == nil {
+				if !registry.Passed(plan, results) {
+					t.Errorf("apply: %+v", results)
+				}
+				return
+			}
+			if results[0].Status != registry.Failed || !errors.Is(results[0].Err, tt.want) {
+				t.Errorf("apply: %s %v, want %v", results[0].Status, results[0].Err, tt.want)
+			}
+		})
 	}
 }

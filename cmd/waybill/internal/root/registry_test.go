@@ -1,18 +1,31 @@
 package root_test
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/waybill/waybill/pkg/registry/tmpfake"
+	server "github.com/waybill/waybill/services/registry"
 )
 
-// registryURL starts a registry on loopback and returns its URL.
-func registryURL(t *testing.T) string {
+// registryURL starts Waybill's registry server, on a memory log, on
+// loopback, and returns its URL.
+func registryURL(t *testing.T, users ...server.User) string {
 	t.Helper()
-	return tmpfake.New(t).URL
+	s, err := server.New(context.Background(), server.Config{Log: server.MemoryLog(), Logger: slog.New(slog.DiscardHandler), Users: users})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	t.Cleanup(func() {
+		hs.Close()
+		_ = s.Close()
+	})
+	return hs.URL
 }
 
 // schemaCopy copies testdata/schemas to a temporary directory, to be changed.
@@ -260,5 +273,31 @@ func TestCheckAgainstUnreachableRegistry(t *testing.T) {
 	checkStderr(t, code, stderr)
 	if want := "waybill: compat check: --against registry:http://127.0.0.1:1: registry: cannot reach http://127.0.0.1:1"; code != 2 || !strings.HasPrefix(stderr, want) {
 		t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, want)
+	}
+}
+
+func TestRegistryCredentials(t *testing.T) {
+	url := registryURL(t, server.User{Name: "ci", Password: "s3cret", Access: server.ReadWrite})
+
+	code, _, stderr := waybill(t, "", "registry", "push", "--url", url, "--schemas", schemas, "--dry-run")
+	checkStderr(t, code, stderr)
+	if code != 2 || !strings.Contains(stderr, "Unauthorized") {
+		t.Errorf("without credentials: exit %d, stderr %q", code, stderr)
+	}
+
+	code, stdout, stderr := waybill(t, "", "registry", "push", "--url", url, "--schemas", schemas, "--username", "ci", "--password", "s3cret", "--dry-run")
+	if code != 0 {
+		t.Errorf("with --username and --password: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	t.Setenv("WAYBILL_REGISTRY_USERNAME", "ci")
+	t.Setenv("WAYBILL_REGISTRY_PASSWORD", "s3cret")
+	code, stdout, stderr = waybill(t, "", "registry", "push", "--url", url, "--schemas", schemas)
+	if code != 0 {
+		t.Errorf("with credentials from the environment: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = waybill(t, "", "compat", "check", "--schemas", schemas, "--against", "registry:"+url)
+	if code != 0 || !strings.Contains(stdout, "passed: no findings") {
+		t.Errorf("check with credentials from the environment: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
