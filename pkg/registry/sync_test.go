@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -432,5 +433,126 @@ func TestClientBasicAuth(t *testing.T) {
 				t.Errorf("apply: %s %v, want %v", results[0].Status, results[0].Err, tt.want)
 			}
 		})
+	}
+}
+
+func TestRefusedRegistrations(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		// before is done to the registry before the push.
+		before func(t *testing.T, c *registry.Client, url string)
+		drift  []string
+		// results are "subject vN status", and err the error of the failed
+		// one.
+		results []string
+		err     error
+	}{
+		{
+			name: "unresolvable reference (42201)",
+			before: func(t *testing.T, c *registry.Client, url string) {
+				// The registry has an Address v2 the repository does not,
+				// and its v1 was deleted for good: OrderCreated v2 references
+				// a version that is not there.
+				v1 := read(t, "testdata/schemas", address+"v1.avsc")
+				v2 := strings.Replace(v1, `"doc": "City."}`, `"doc": "City."}, {"name": "zip", "type": ["null", "string"], "default": null}`, 1)
+				for _, schema := range []string{v1, v2} {
+					if _, err := c.Register(ctx, addressSubject, schema, nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := c.DeleteVersion(ctx, addressSubject, 1); err != nil {
+					t.Fatal(err)
+				}
+				do(t, "DELETE", url+"/subjects/"+addressSubject+"/versions/1?permanent=true", "")
+			},
+			drift: []string{"numbering " + addressSubject + " v1 ", "extra-version " + addressSubject + " v2 "},
+			results: []string{
+				addressSubject + " v0 applied", cancelledSubject + " v0 applied", createdSubject + " v0 applied",
+				cancelledSubject + " v1 applied", createdSubject + " v1 applied", createdSubject + " v2 failed",
+			},
+			err: registry.ErrInvalidSchema,
+		},
+		{
+			name: "read-only subject (42205): what references it is skipped",
+			before: func(t *testing.T, _ *registry.Client, url string) {
+				do(t, "PUT", url+"/mode/"+addressSubject, `{"mode": "READONLY"}`)
+			},
+			results: []string{
+				addressSubject + " v0 applied", cancelledSubject + " v0 applied", createdSubject + " v0 applied",
+				addressSubject + " v1 failed", cancelledSubject + " v1 applied", createdSubject + " v1 applied", createdSubject + " v2 skipped",
+			},
+			err: registry.ErrOperationNotPermitted,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, server.Config{})
+			c, err := registry.New(registry.Config{URL: srv.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.before(t, c, srv.URL)
+			plan, err := registry.PlanSync(ctx, c, load(t, "testdata/schemas"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.drift, drift(plan)); diff != "" {
+				t.Errorf("drift (-want +got):\n%s", diff)
+			}
+			results, err := registry.Apply(ctx, c, plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range results {
+				got = append(got, fmt.Sprintf("%s v%d %s", r.Action.Subject, r.Action.Version, r.Status))
+				if r.Status == registry.Failed && !errors.Is(r.Err, tt.err) {
+					t.Errorf("%s v%d: %v, want %v", r.Action.Subject, r.Action.Version, r.Err, tt.err)
+				}
+			}
+			if diff := cmp.Diff(tt.results, got); diff != "" {
+				t.Errorf("results (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDeleteUnknownVersions(t *testing.T) {
+	ctx := context.Background()
+	c := newRegistry(t)
+	dir := schemas(t)
+	push(t, c, dir)
+	removeFile(t, dir, created+"v2.avsc")
+
+	plan := push(t, c, dir, registry.DeleteUnknown())
+	if diff := cmp.Diff([]string{"delete-version " + createdSubject + " v2"}, actions(plan)); diff != "" {
+		t.Errorf("actions (-want +got):\n%s", diff)
+	}
+	if live, err := c.Versions(ctx, createdSubject, false); err != nil || !cmp.Equal(live, []int{1}) {
+		t.Errorf("live versions after the delete: %v, %v", live, err)
+	}
+	// Soft: the registry still has it, and still numbers after it.
+	if all, err := c.Versions(ctx, createdSubject, true); err != nil || !cmp.Equal(all, []int{1, 2}) {
+		t.Errorf("versions with the deleted: %v, %v", all, err)
+	}
+}
+
+// do makes a request the client has no call for, and fails the test unless
+// it is answered 200.
+func do(t *testing.T, method, url, body string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %s", method, url, resp.Status)
 	}
 }
