@@ -160,7 +160,8 @@ func New(cfg Config) (*Log, error) {
 // Start implements schemalog.Log: it creates the topic if it does not exist,
 // then replays it from the beginning. apply sees committed records only.
 // Kafka unreachable, or the replay not done within ctx (or Config.Timeout),
-// is an error wrapping schemalog.ErrUnavailable.
+// is an error wrapping schemalog.ErrUnavailable; a topic with more than one
+// partition or a cleanup.policy other than compact is another error.
 func (l *Log) Start(ctx context.Context, apply func(schemalog.Record)) error {
 	l.smu.Lock()
 	defer l.smu.Unlock()
@@ -194,6 +195,9 @@ func (l *Log) Start(ctx context.Context, apply func(schemalog.Record)) error {
 	defer l.mu.Unlock()
 	if err != nil {
 		l.started = false // Start may be called again
+		if te := (*topicError)(nil); errors.As(err, &te) {
+			return err
+		}
 		return l.unavailable(ctx, "start", err)
 	}
 	l.reader = r

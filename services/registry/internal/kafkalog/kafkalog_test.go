@@ -80,6 +80,9 @@ func TestStartChecksTopic(t *testing.T) {
 				if err == nil || !bytes.Contains([]byte(err.Error()), []byte(tt.wantErr)) {
 					t.Fatalf("Start: %v, want an error with %q", err, tt.wantErr)
 				}
+				if errors.Is(err, schemalog.ErrUnavailable) {
+					t.Errorf("Start: %v is not a matter of availability", err)
+				}
 				return
 			}
 			if err != nil {
@@ -485,10 +488,19 @@ func port(t testing.TB, addr string) int {
 	return p
 }
 
-// After Close, Start and Update return ErrClosed.
+// Update needs Start; after Close, Start and Update return ErrClosed.
 func TestClose(t *testing.T) {
 	c := newCluster(t)
-	l, _ := startLog(t, c.ListenAddrs()[0], kafkalog.Config{})
+	l, err := kafkalog.New(kafkalog.Config{Brokers: c.ListenAddrs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Update(context.Background(), func() ([]schemalog.Record, error) { return nil, nil }); err == nil {
+		t.Error("Update before Start: no error")
+	}
+	if err := l.Start(context.Background(), func(schemalog.Record) {}); err != nil {
+		t.Fatal(err)
+	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -500,6 +512,38 @@ func TestClose(t *testing.T) {
 	}
 	if err := l.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// Close ends an Update stuck on a commit the broker does not answer, at
+// once rather than at the Update's deadline.
+func TestCloseDuringUpdate(t *testing.T) {
+	c := newCluster(t)
+	l, _ := startLog(t, c.ListenAddrs()[0], kafkalog.Config{})
+	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, TopLevel: true, Err: kerr.CoordinatorNotAvailable, Count: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	computed := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Update(ctx, func() ([]schemalog.Record, error) {
+			close(computed)
+			return []schemalog.Record{schemaRecord("s", 1, 1)}, nil
+		})
+	}()
+	<-computed
+	time.Sleep(300 * time.Millisecond) // in CommitTransaction
+	start := time.Now()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	if err := <-done; !errors.Is(err, schemalog.ErrClosed) {
+		t.Errorf("Update: %v, want ErrClosed", err)
+	}
+	t.Logf("Close took %v", took)
+	if took > 5*time.Second {
+		t.Errorf("Close took %v", took)
 	}
 }
 

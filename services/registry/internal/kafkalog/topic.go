@@ -15,26 +15,32 @@ import (
 func (l *Log) ensureTopic(ctx context.Context, admin *kafka.AdminClient) error {
 	topic := l.cfg.Topic
 	for {
-		md, err := admin.GetMetadata(&topic, false, remainingMs(ctx))
+		// In slices, so that a canceled ctx (Close) is noticed; and
+		// again until ctx ends while Kafka is not there yet.
+		md, err := admin.GetMetadata(&topic, false, min(remainingMs(ctx), int(callSlice/time.Millisecond)))
 		if err != nil {
-			return fmt.Errorf("kafkalog: metadata of %s: %w", topic, err)
-		}
-		tm, ok := md.Topics[topic]
-		switch {
-		case ok && tm.Error.Code() == kafka.ErrNoError:
-			if n := len(tm.Partitions); n != 1 {
-				return fmt.Errorf("kafkalog: topic %s has %d partitions, want 1", topic, n)
+			if ctx.Err() != nil || permanent(err) {
+				return fmt.Errorf("kafkalog: metadata of %s: %w", topic, err)
 			}
-			return l.checkTopicConfig(ctx, admin)
-		case !ok || tm.Error.Code() == kafka.ErrUnknownTopicOrPart:
-			if err := l.createTopic(ctx, admin); err != nil {
-				return err
+			l.logger.Debug("kafkalog: metadata", "error", err)
+		} else {
+			tm, ok := md.Topics[topic]
+			switch {
+			case ok && tm.Error.Code() == kafka.ErrNoError:
+				if n := len(tm.Partitions); n != 1 {
+					return &topicError{fmt.Sprintf("kafkalog: topic %s has %d partitions, want 1", topic, n)}
+				}
+				return l.checkTopicConfig(ctx, admin)
+			case !ok || tm.Error.Code() == kafka.ErrUnknownTopicOrPart:
+				if err := l.createTopic(ctx, admin); err != nil {
+					return err
+				}
+				// Go round: the new topic's metadata may take a moment.
+			case tm.Error.Code() == kafka.ErrLeaderNotAvailable:
+				// Just created, by this instance or another one.
+			default:
+				return fmt.Errorf("kafkalog: metadata of %s: %w", topic, tm.Error)
 			}
-			// Go round: the new topic's metadata may take a moment.
-		case tm.Error.Code() == kafka.ErrLeaderNotAvailable:
-			// Just created, by this instance or another one.
-		default:
-			return fmt.Errorf("kafkalog: metadata of %s: %w", topic, tm.Error)
 		}
 		select {
 		case <-ctx.Done():
@@ -81,11 +87,17 @@ func (l *Log) checkTopicConfig(ctx context.Context, admin *kafka.AdminClient) er
 			return fmt.Errorf("kafkalog: describe topic %s: %w", l.cfg.Topic, r.Error)
 		}
 		if e, ok := r.Config["cleanup.policy"]; ok && e.Value != "compact" {
-			return fmt.Errorf("kafkalog: topic %s has cleanup.policy=%s, want compact", l.cfg.Topic, e.Value)
+			return &topicError{fmt.Sprintf("kafkalog: topic %s has cleanup.policy=%s, want compact", l.cfg.Topic, e.Value)}
 		}
 	}
 	return nil
 }
+
+// topicError says the topic exists with a shape the log cannot use: not a
+// matter of availability, Start returns it as it is.
+type topicError struct{ msg string }
+
+func (e *topicError) Error() string { return e.msg }
 
 // remainingMs is the time left until ctx's deadline, for the client calls
 // that take a timeout rather than a context.

@@ -86,7 +86,7 @@ func (l *Log) attempt(ctx context.Context, r *reader, compute func() ([]schemalo
 		}
 		// Fences every other instance: from here on, a commit of theirs
 		// fails, and a transaction they had open is aborted.
-		if err := p.p.InitTransactions(ctx); err != nil {
+		if err := resumable(ctx, p.p.InitTransactions); err != nil {
 			l.closing.Go(p.close)
 			return l.failure(ctx, "init transactions", err)
 		}
@@ -128,7 +128,7 @@ func (l *Log) attempt(ctx context.Context, r *reader, compute func() ([]schemalo
 	}
 	last, err := l.p.produce(ctx, l.cfg.Topic, recs)
 	if err == nil {
-		err = l.p.p.CommitTransaction(ctx)
+		err = resumable(ctx, l.p.p.CommitTransaction)
 	}
 	if err != nil {
 		l.abort(ctx, err)
@@ -184,8 +184,27 @@ func (l *Log) abort(ctx context.Context, err error) {
 		l.dropProducer()
 		return
 	}
-	if err := l.p.p.AbortTransaction(ctx); err != nil {
+	if err := resumable(ctx, l.p.p.AbortTransaction); err != nil {
 		l.dropProducer()
+	}
+}
+
+// callSlice bounds one blocking call into librdkafka: such a call takes a
+// timeout but does not notice a canceled context.
+const callSlice = 250 * time.Millisecond
+
+// resumable runs one of the transactional calls, which librdkafka lets one
+// resume after a timeout, in slices of callSlice, so that it notices ctx
+// canceled by Close.
+func resumable(ctx context.Context, call func(context.Context) error) error {
+	for {
+		sctx, cancel := context.WithTimeout(ctx, callSlice)
+		err := call(sctx)
+		cancel()
+		var ke kafka.Error
+		if err == nil || ctx.Err() != nil || !errors.As(err, &ke) || ke.Code() != kafka.ErrTimedOut || !ke.IsRetriable() {
+			return err
+		}
 	}
 }
 
