@@ -70,7 +70,7 @@ func TestCommands(t *testing.T) {
 		{name: "check against a directory", args: []string{"compat", "check", "--schemas", schemas, "--against", "dir:" + schemas}, code: 0},
 		{name: "check against a checkout", args: []string{"compat", "check", "--schemas", schemas, "--against", "dir:testdata"}, code: 0},
 		{name: "check against a missing directory", args: []string{"compat", "check", "--schemas", schemas, "--against", "dir:testdata/nope"}, code: 2, stderr: []string{"testdata/nope"}},
-		{name: "check against a registry", args: []string{"compat", "check", "--schemas", schemas, "--against", "registry:http://localhost:8081"}, code: 2, stderr: []string{"not yet supported"}},
+		{name: "check against an unreachable registry", args: []string{"compat", "check", "--schemas", schemas, "--against", "registry:http://127.0.0.1:1"}, code: 2, stderr: []string{"cannot reach"}},
 		{name: "check against what", args: []string{"compat", "check", "--schemas", schemas, "--against", "svn:trunk"}, code: 2, stderr: []string{`unknown kind "svn"`}},
 		{name: "check against nothing", args: []string{"compat", "check", "--schemas", schemas, "--against", "git:"}, code: 2, stderr: []string{"want git:REF"}},
 		{name: "check outside a repository", args: []string{"compat", "check", "--schemas", schemas, "--against", "git:main"}, code: 2},
