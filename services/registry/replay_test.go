@@ -92,3 +92,24 @@ func TestReplayConfluentLog(t *testing.T) {
 		{method: "POST", path: "/subjects/h-value/versions", body: schemaBody(`"string"`), status: 409},
 	})
 }
+
+// TestReplayClearEverySubject replays the CLEAR_SUBJECT without a subject that
+// Confluent writes when the global mode goes to IMPORT: every subject's
+// soft-deleted versions go, the live ones stay.
+func TestReplayClearEverySubject(t *testing.T) {
+	rec := func(key, value string) schemalog.Record {
+		return schemalog.Record{Key: []byte(key), Value: []byte(value)}
+	}
+	e := newEnv(t,
+		rec(`{"keytype":"SCHEMA","subject":"a","version":1,"magic":1}`, `{"subject":"a","version":1,"id":1,"schema":"\"string\"","deleted":true}`),
+		rec(`{"keytype":"SCHEMA","subject":"a","version":2,"magic":1}`, `{"subject":"a","version":2,"id":2,"schema":"\"long\"","deleted":false}`),
+		rec(`{"keytype":"SCHEMA","subject":"b","version":1,"magic":1}`, `{"subject":"b","version":1,"id":3,"schema":"\"int\"","deleted":true}`),
+		rec(`{"keytype":"CLEAR_SUBJECT","subject":null,"magic":0}`, `{"subject":null}`),
+	)
+	e.run(t, []step{
+		{method: "GET", path: "/subjects?deleted=true", status: 200, want: `["a"]`},
+		{method: "GET", path: "/subjects/a/versions?deleted=true", status: 200, want: `[2]`},
+		{method: "GET", path: "/schemas/ids/1", status: 404, code: 40403},
+		{method: "GET", path: "/schemas/ids/2", status: 200, want: `{"schema":"\"long\""}`},
+	})
+}

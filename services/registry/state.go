@@ -285,8 +285,15 @@ func (st *state) apply(r schemalog.Record) {
 		st.softDeleteSubject(*k.Subject, v.Version)
 	case schemalog.KeyClearSubject:
 		st.noteKey(subjectLK(k.KeyType, k.Subject), r.Key, tomb)
-		if !tomb {
+		if tomb {
+			return
+		}
+		if k.Subject != nil {
 			st.clearSubject(*k.Subject)
+			return
+		}
+		for name := range st.subjects {
+			st.clearSubject(name)
 		}
 	case schemalog.KeyNoop:
 	}

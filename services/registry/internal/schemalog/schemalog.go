@@ -73,8 +73,9 @@ const (
 	KeyNoop          = "NOOP"
 )
 
-// Key is a decoded record key. Subject is nil for the global config and mode
-// (and NOOP); Version is set for SCHEMA keys only.
+// Key is a decoded record key. Subject is nil for the global config and mode,
+// for NOOP, and for a CLEAR_SUBJECT of every subject; Version is set for SCHEMA
+// keys only.
 type Key struct {
 	KeyType string
 	Subject *string
@@ -108,11 +109,13 @@ func ParseKey(b []byte) (Key, error) {
 			return Key{}, fmt.Errorf("schemalog: SCHEMA key %.80q without subject or version", b)
 		}
 		k.Version = *rk.Version
-	case KeyDeleteSubject, KeyClearSubject:
+	case KeyDeleteSubject:
 		if rk.Subject == nil {
 			return Key{}, fmt.Errorf("schemalog: %s key %.80q without subject", rk.KeyType, b)
 		}
-	case KeyConfig, KeyMode, KeyNoop:
+	case KeyConfig, KeyMode, KeyNoop, KeyClearSubject:
+		// A CLEAR_SUBJECT without a subject clears every subject: Confluent
+		// writes one when the global mode goes to IMPORT.
 	default:
 		return Key{}, fmt.Errorf("schemalog: unknown keytype %q in key %.80q", rk.KeyType, b)
 	}
@@ -192,9 +195,11 @@ type ConfigValue struct {
 	Subject            *string `json:"subject,omitempty"`
 }
 
-// ModeValue is the value of a MODE record.
+// ModeValue is the value of a MODE record. Confluent also writes the subject
+// (null for the global mode).
 type ModeValue struct {
-	Mode string `json:"mode"`
+	Mode    string  `json:"mode"`
+	Subject *string `json:"subject,omitempty"`
 }
 
 // DeleteSubjectValue is the value of a DELETE_SUBJECT record: versions 1..Version
