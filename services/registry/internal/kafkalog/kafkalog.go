@@ -293,6 +293,10 @@ func (l *Log) forwardLogs() {
 		case e.Level <= 6:
 			level = slog.LevelInfo
 		}
+		if strings.Contains(e.Message, "fence") {
+			// Fencing is how the write lease moves: not an error.
+			level = min(level, slog.LevelInfo)
+		}
 		l.logger.Log(context.Background(), level, e.Message, "client", e.Name, "tag", e.Tag)
 	}
 }

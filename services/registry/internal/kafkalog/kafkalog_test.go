@@ -192,7 +192,7 @@ func TestConcurrentWritersNeverShareAnID(t *testing.T) {
 			const (
 				instances  = 2
 				goroutines = 3
-				updates    = 15 // per goroutine
+				updates    = 10 // per goroutine
 				total      = instances * goroutines * updates
 			)
 			var computes atomic.Int64
@@ -201,6 +201,11 @@ func TestConcurrentWritersNeverShareAnID(t *testing.T) {
 			for i := range logs {
 				logs[i], states[i] = startLog(t, addr, kafkalog.Config{InstanceID: fmt.Sprint(i), TransactionalID: tt.txnID(i)})
 			}
+			// Computes wait a moment for one of the other instance, so
+			// that both compute at once now and then: the race a lease
+			// must settle.
+			meet := [instances]chan struct{}{make(chan struct{}), make(chan struct{})}
+			var met atomic.Int64
 			start := time.Now()
 			var wg sync.WaitGroup
 			errs := make(chan error, instances*goroutines)
@@ -211,9 +216,12 @@ func TestConcurrentWritersNeverShareAnID(t *testing.T) {
 							err := logs[i].Update(context.Background(), func() ([]schemalog.Record, error) {
 								computes.Add(1)
 								id := states[i].nextID()
-								// Take a while, so the other instance
-								// takes the lease in the middle now and then.
-								time.Sleep(time.Duration(rand.N(20)) * time.Millisecond)
+								select {
+								case <-meet[i]:
+									met.Add(1)
+								case meet[1-i] <- struct{}{}:
+								case <-time.After(time.Duration(rand.N(100)) * time.Millisecond):
+								}
 								return []schemalog.Record{schemaRecord(fmt.Sprintf("i%d-g%d-u%d", i, g, u), 1, id)}, nil
 							})
 							if err != nil {
@@ -229,8 +237,8 @@ func TestConcurrentWritersNeverShareAnID(t *testing.T) {
 			for err := range errs {
 				t.Fatalf("Update: %v", err)
 			}
-			t.Logf("%d updates from %d instances in %v, %d computes (%d again after losing the lease)",
-				total, instances, time.Since(start), computes.Load(), computes.Load()-total)
+			t.Logf("%d updates from %d instances in %v, %d computes at once, %d computes (%d again after losing the lease)",
+				total, instances, time.Since(start), met.Load(), computes.Load(), computes.Load()-total)
 
 			_, fresh := startLog(t, addr, kafkalog.Config{InstanceID: "fresh"})
 			if tt.wantDups {

@@ -127,12 +127,19 @@ func (l *Log) attempt(ctx context.Context, r *reader, compute func() ([]schemalo
 		return l.failure(ctx, "begin transaction", err)
 	}
 	last, err := l.p.produce(ctx, l.cfg.Topic, recs)
-	if err == nil {
-		err = resumable(ctx, l.p.p.CommitTransaction)
-	}
 	if err != nil {
 		l.abort(ctx, err)
 		return l.failure(ctx, "write", err)
+	}
+	if err := resumable(ctx, l.p.p.CommitTransaction); err != nil {
+		l.abort(ctx, err)
+		if ctx.Err() != nil && isTimeout(err) {
+			// The commit may have reached the coordinator: if it did,
+			// the records appear (an Update that is run again computes
+			// on them and finds nothing left to do).
+			return l.failure(ctx, "commit (outcome unknown)", err)
+		}
+		return l.failure(ctx, "commit", err)
 	}
 	// Committed: never compute again from here on. The commit marker
 	// follows the last record, so the end is now last+2 unless someone
@@ -173,6 +180,18 @@ func permanent(err error) bool {
 		return true
 	}
 	return false
+}
+
+func isTimeout(err error) bool {
+	var ke kafka.Error
+	return errors.As(err, &ke) && ke.IsTimeout()
+}
+
+// fenced reports whether err says another producer with the transactional
+// ID took over: the normal way the write lease moves between instances.
+func fenced(err error) bool {
+	var ke kafka.Error
+	return errors.As(err, &ke) && (ke.Code() == kafka.ErrFenced || ke.Code() == kafka.ErrProducerFenced)
 }
 
 // abort ends the open transaction after err, or drops the producer when it
@@ -251,6 +270,10 @@ func (l *Log) newProducer() (*producer, error) {
 		defer close(pr.done)
 		for e := range p.Events() {
 			if err, ok := e.(kafka.Error); ok {
+				if fenced(err) {
+					l.logger.Info("kafkalog: another instance took the write lease", "error", err)
+					continue
+				}
 				l.logger.Warn("kafkalog: producer", "error", err)
 			}
 		}
