@@ -1,7 +1,8 @@
 // Package kafkalog is the Schema Registry's storage on Kafka: a
 // schemalog.Log over a one-partition compacted topic (`_schemas`) holding
 // records in the formats Confluent's registry writes (see
-// ../../../../shared/reference/schema-registry-api.md, "Storage").
+// ../shared/reference/schema-registry-api.md, "Storage"). Keys and values
+// pass through byte for byte.
 //
 // Every instance replays the topic from the beginning into memory with a
 // read_committed consumer and then tails it. Writes go through Kafka
@@ -25,6 +26,16 @@
 // consumers, and Update starts over from step 1 and calls compute again on
 // the newer state. Committed records are never produced twice: step 4
 // follows a successful commit only, never a new compute.
+//
+// An instance keeps its producer, and so the lease, between Updates: one
+// busy instance writes without InitTransactions. When the end of the log
+// moved past its own last commit, another instance has taken the lease,
+// and it takes it back at once rather than learn it from a failed commit.
+//
+// Aborted records (a write that lost the lease) stay in the topic, hidden
+// from read_committed consumers only: a reader of the topic that reads
+// uncommitted records, as Confluent's registry does by default, would see
+// them.
 package kafkalog
 
 import (

@@ -17,9 +17,14 @@ import (
 // instance is retried, with back-off, until ctx (or Config.Timeout) ends;
 // then, or when Kafka refuses for good, the error wraps
 // schemalog.ErrUnavailable (and context.DeadlineExceeded on a deadline),
-// and none of the records is visible. The exception is a deadline after the
-// commit, before this instance read the records back: the error then says
-// they were written.
+// and none of the records is visible, with two exceptions the error names:
+// a deadline during the commit ("outcome unknown": the records appear if
+// Kafka committed them), and a deadline after the commit, before this
+// instance read the records back ("not read back").
+//
+// Updates of one Log run one at a time. compute must not call Update, and
+// the caller must not hold across Update a lock that apply takes: Update
+// waits for apply.
 func (l *Log) Update(ctx context.Context, compute func() ([]schemalog.Record, error)) error {
 	l.mu.Lock()
 	r, closed := l.reader, l.closed
