@@ -9,7 +9,7 @@ SCHEMAS             ?= schemas
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run build test generate bench bench-registry lint fmt vet golangci-lint importcheck check-generated clean
+.PHONY: help run build test generate bench bench-registry bench-restart lint fmt vet golangci-lint importcheck check-generated clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,7 +39,10 @@ check-generated: generate
 	@git diff --exit-code --stat -- pkg/events || { echo "generated code is stale: run make generate and commit"; exit 1; }
 
 bench: ## run the benchmarks (compat; the registry's handler)
-	$(GO) test -run '^$$' -bench . -benchmem ./compat/... ./services/registry/...
+	$(GO) test -run '^$$' -bench . -skip KafkaRestart10k -benchmem ./compat/... ./services/registry/...
+
+bench-restart: ## register 10,000 schemas on Kafka storage, time a registry restart (a few minutes)
+	$(GO) test -run '^$$' -bench KafkaRestart10k -benchtime 3x -timeout 30m ./services/registry/
 
 bench-registry: ## GET /schemas/ids/{id} over loopback vs a bare net/http handler (needs wrk)
 	scripts/bench-registry.sh

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/waybill/waybill/services/registry"
 )
@@ -27,7 +29,7 @@ func newKafkaCluster(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
 }
 
 // newKafkaEnv starts a registry on the cluster's `_schemas` topic.
-func newKafkaEnv(t *testing.T, c *kfake.Cluster, instance string) *env {
+func newKafkaEnv(t testing.TB, c *kfake.Cluster, instance string) *env {
 	t.Helper()
 	log, err := registry.KafkaLog(registry.KafkaConfig{Brokers: c.ListenAddrs(), InstanceID: instance, Timeout: 20 * time.Second})
 	if err != nil {
@@ -161,5 +163,44 @@ func TestKafkaRestart(t *testing.T) {
 		{method: "GET", path: "/schemas/ids/1", status: 404, code: 40403},
 		{method: "GET", path: "/schemas/ids/3", status: 200},
 		{method: "POST", path: "/subjects/t/versions", body: schemaBody(`"string"`), status: 200, want: `{"id":4}`},
+	})
+}
+
+// TestKafkaOutageDuringWrite: the broker stops acknowledging commits in the
+// middle of a registration. The client gets 50002 (the write timed out) and
+// no version appears, on this instance or after a restart; once the broker
+// answers again, the same registration succeeds with the next ID.
+func TestKafkaOutageDuringWrite(t *testing.T) {
+	c := newKafkaCluster(t)
+	log, err := registry.KafkaLog(registry.KafkaConfig{Brokers: c.ListenAddrs(), InstanceID: "outage", Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	reg, err := registry.New(ctx, registry.Config{Log: log, Logger: quietLogger(), WriteTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(reg)
+	defer func() { srv.Close(); _ = reg.Close() }()
+	e := &env{t: t, srv: srv, reg: reg}
+	e.register("s", orderV1)
+
+	fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, TopLevel: true, Err: kerr.CoordinatorNotAvailable, Count: -1})
+	e.run(t, []step{
+		{method: "POST", path: "/subjects/s/versions", body: schemaBody(orderV2), status: 500, code: 50002},
+		{method: "GET", path: "/subjects/s/versions", status: 200, want: `[1]`},
+	})
+	fault.Remove()
+	e.run(t, []step{
+		{method: "GET", path: "/subjects/s/versions", status: 200, want: `[1]`},
+		{method: "POST", path: "/subjects/s/versions", body: schemaBody(orderV2), status: 200, want: `{"id":2}`},
+	})
+	// A fresh instance replaying the topic sees exactly the same.
+	e2 := newKafkaEnv(t, c, "after-outage")
+	e2.run(t, []step{
+		{method: "GET", path: "/subjects/s/versions", status: 200, want: `[1,2]`},
+		{method: "GET", path: "/schemas/ids/3", status: 404, code: 40403},
 	})
 }
