@@ -193,6 +193,9 @@ func root(p string) string {
 }
 
 func joinField(prefix, name string) string {
+	if name == "" {
+		return prefix
+	}
 	if prefix == "" {
 		return name
 	}
@@ -336,8 +339,9 @@ func (d *differ) enum(o, n *Schema, op, np, field string) {
 }
 
 // fields matches the fields of two records by name, then by the new field's
-// aliases, and reports them in the new record's order, each removed field
-// just before the first new field matched with a later old field.
+// aliases, and reports them in the new record's order; a removed field comes
+// before the first new field that is matched with a later old field or that
+// is added at or after its position.
 func (d *differ) fields(o, n *Schema, op, np, field string) {
 	match := make([]*Field, len(n.Fields)) // new field -> old field
 	taken := make([]bool, len(o.Fields))
@@ -376,6 +380,7 @@ func (d *differ) fields(o, n *Schema, op, np, field string) {
 		name := joinField(field, nf.Name)
 		of := match[j]
 		if of == nil {
+			removed(min(j+1, len(o.Fields)))
 			c := d.add(ChangeFieldAdded, nfp, name, "", render(nf.Type))
 			c.setKey(newReads, nfp)
 			c.subtree = true
@@ -564,7 +569,8 @@ func (d *differ) find(dir int, path string) []*change {
 	depth := -1
 	for _, c := range d.changes {
 		k := c.keys[dir]
-		if !c.has[dir] || !(k == path || (c.subtree && under(path, k))) {
+		matches := k == path || (c.subtree && under(path, k))
+		if !c.has[dir] || !matches {
 			continue
 		}
 		switch {
