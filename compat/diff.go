@@ -279,7 +279,8 @@ func (d *differ) named(o, n *Schema, op, np, field string) {
 		d.add(ChangeAliasesChanged, np+"/aliases", field, renderList(o.Aliases), renderList(n.Aliases))
 	}
 	if o.Doc != n.Doc {
-		d.add(ChangeDocChanged, np+"/doc", field, quote(o.Doc), quote(n.Doc))
+		od, nd := docs(o.Doc, n.Doc)
+		d.add(ChangeDocChanged, np+"/doc", field, od, nd)
 	}
 	d.props(o.Props, n.Props, np, field)
 }
@@ -396,7 +397,8 @@ func (d *differ) fields(o, n *Schema, op, np, field string) {
 			c.setKey(newReads, nfp)
 		}
 		if of.Doc != nf.Doc {
-			d.add(ChangeDocChanged, nfp+"/doc", name, quote(of.Doc), quote(nf.Doc))
+			od, nd := docs(of.Doc, nf.Doc)
+			d.add(ChangeDocChanged, nfp+"/doc", name, od, nd)
 		}
 		switch {
 		case of.HasDefault && !nf.HasDefault:
@@ -729,11 +731,34 @@ func renderValue(v any) string {
 	return truncate(string(b), 60)
 }
 
-func quote(s string) string {
-	if s == "" {
-		return ""
+// docs renders two docs, quoted and shortened; when they share a long
+// beginning, from a little before where they differ, so the difference shows.
+func docs(a, b string) (string, string) {
+	const width, context = 60, 12
+	ra, rb := []rune(a), []rune(b)
+	same := 0
+	for same < len(ra) && same < len(rb) && ra[same] == rb[same] {
+		same++
 	}
-	return strconv.Quote(truncate(s, 60))
+	start := 0
+	if (len(ra) > width || len(rb) > width) && same > context {
+		start = same - context
+	}
+	cut := func(r []rune) string {
+		if len(r) == 0 {
+			return ""
+		}
+		r = r[min(start, len(r)):]
+		s := string(r)
+		if len(r) > width {
+			s = string(r[:width]) + "…"
+		}
+		if start > 0 {
+			s = "…" + s
+		}
+		return strconv.Quote(s)
+	}
+	return cut(ra), cut(rb)
 }
 
 func renderList(l []string) string {

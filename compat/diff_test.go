@@ -252,6 +252,12 @@ func TestDiff(t *testing.T) {
 			},
 		},
 		{
+			name: "long docs show where they differ",
+			old:  rec(`{"name":"a","type":"int","doc":"The number of parcels in the shipment, counted when it leaves the warehouse."}`),
+			new:  rec(`{"name":"a","type":"int","doc":"The number of parcels in the shipment, counted when it reaches the carrier."}`),
+			want: []string{`DOC_CHANGED a /fields/0/doc "\"…ted when it leaves the warehouse.\""->"\"…ted when it reaches the carrier.\"" safe`},
+		},
+		{
 			name: "record renamed",
 			old:  `{"type":"record","name":"a.Old","fields":[{"name":"x","type":"int"}]}`,
 			new:  `{"type":"record","name":"a.New","fields":[{"name":"x","type":"int"}]}`,
