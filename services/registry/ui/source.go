@@ -1,0 +1,581 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/waybill/waybill/compat"
+	"github.com/waybill/waybill/pkg/registry"
+)
+
+// schemaEntry is a schema as the registry's version and ID endpoints answer
+// it.
+type schemaEntry struct {
+	Subject    string               `json:"subject"`
+	Version    int                  `json:"version"`
+	ID         int                  `json:"id"`
+	SchemaType string               `json:"schemaType"`
+	References []registry.Reference `json:"references"`
+	Schema     string               `json:"schema"`
+}
+
+// avro reports whether the schema is an Avro schema (the registry leaves the
+// type out for Avro).
+func (e *schemaEntry) avro() bool {
+	return e.SchemaType == "" || strings.EqualFold(e.SchemaType, "AVRO")
+}
+
+// subjectVersion is one use of a schema ID.
+type subjectVersion struct {
+	Subject string `json:"subject"`
+	Version int    `json:"version"`
+}
+
+// source reads the registry: through pkg/registry's Client where it has the
+// call, and with plain GETs on the same base URL for the read endpoints it
+// lacks (GET /schemas, schemas by ID, referencedby, mode, soft-deleted
+// subjects). Answers are cached for ttl, concurrent asks for the same answer
+// share one request, and at most cap(sem) requests are in flight.
+type source struct {
+	c          *registry.Client
+	base       string
+	user, pass string
+	hc         *http.Client
+	forward    bool
+	ttl        time.Duration
+	sem        chan struct{}
+
+	mu      sync.Mutex
+	entries map[string]*entry
+
+	pmu    sync.Mutex
+	parsed map[int]parsedSchema // by schema ID: an ID names a schema with its references
+}
+
+type parsedSchema struct {
+	s   *compat.Schema
+	err error
+}
+
+// entry is a cached answer, or one being fetched (done not yet closed).
+type entry struct {
+	done    chan struct{}
+	val     any
+	err     error
+	expires time.Time
+}
+
+// maxEntries bounds the cache: past it, expired entries are swept.
+const maxEntries = 50_000
+
+func newSource(cfg Config) (*source, error) {
+	rc := cfg.Registry
+	transport := rc.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	if cfg.ForwardAuth {
+		transport = forwardAuth{transport}
+	}
+	rc.Transport = transport
+	c, err := registry.New(rc)
+	if err != nil {
+		return nil, fmt.Errorf("ui: %w", err)
+	}
+	u, _ := url.Parse(rc.URL) // registry.New parsed it
+	s := &source{
+		c: c, base: c.URL(), user: rc.Username, pass: rc.Password, forward: cfg.ForwardAuth,
+		ttl: cfg.CacheTTL, sem: make(chan struct{}, cfg.Concurrency),
+		entries: map[string]*entry{}, parsed: map[int]parsedSchema{},
+	}
+	if u.User != nil && s.user == "" {
+		s.user = u.User.Username()
+		s.pass, _ = u.User.Password()
+	}
+	timeout := rc.Timeout
+	if timeout <= 0 {
+		timeout = registry.DefaultTimeout
+	}
+	s.hc = &http.Client{Timeout: timeout, Transport: transport}
+	return s, nil
+}
+
+type authKey struct{}
+
+// withAuth carries a request's Authorization header to the registry calls
+// made for it (Config.ForwardAuth).
+func withAuth(ctx context.Context, header string) context.Context {
+	return context.WithValue(ctx, authKey{}, header)
+}
+
+// forwardAuth sets the Authorization header a request's context carries.
+type forwardAuth struct{ next http.RoundTripper }
+
+func (f forwardAuth) RoundTrip(req *http.Request) (*http.Response, error) {
+	if h, _ := req.Context().Value(authKey{}).(string); h != "" {
+		req = req.Clone(req.Context())
+		req.Header.Set("Authorization", h)
+	}
+	return f.next.RoundTrip(req)
+}
+
+// cached returns the answer cached under key, or fetches it. fetch makes
+// one request: it runs holding one of the source's request slots, so it must
+// not wait on another cached answer. Errors are not cached, but callers
+// waiting on the same fetch share its error. ttl < 0 keeps the answer for as
+// long as the source lives.
+func cached[T any](ctx context.Context, s *source, key string, ttl time.Duration, fetch func(context.Context) (T, error)) (T, error) {
+	if s.forward {
+		if h, _ := ctx.Value(authKey{}).(string); h != "" {
+			sum := sha256.Sum256([]byte(h))
+			key = string(sum[:8]) + key
+		}
+	}
+	now := time.Now()
+	s.mu.Lock()
+	e := s.entries[key]
+	if e != nil {
+		select {
+		case <-e.done:
+			if e.err != nil || (!e.expires.IsZero() && now.After(e.expires)) {
+				e = nil
+			}
+		default: // in flight: share it
+		}
+	}
+	if e == nil {
+		e = &entry{done: make(chan struct{})}
+		if len(s.entries) >= maxEntries {
+			s.sweep(now)
+		}
+		s.entries[key] = e
+		s.mu.Unlock()
+		// The fetch outlives the request that started it: others wait on
+		// it. The client's timeout bounds it.
+		fctx := context.WithoutCancel(ctx)
+		select {
+		case s.sem <- struct{}{}:
+			v, err := fetch(fctx)
+			<-s.sem
+			e.val, e.err = v, err
+		case <-ctx.Done():
+			e.err = ctx.Err()
+		}
+		switch {
+		case ttl < 0:
+		case s.ttl < 0:
+			e.expires = time.Now().Add(-time.Nanosecond)
+		default:
+			e.expires = time.Now().Add(min(ttl, s.ttl))
+		}
+		close(e.done)
+	} else {
+		s.mu.Unlock()
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			var zero T
+			return zero, ctx.Err()
+		}
+	}
+	if e.err != nil {
+		var zero T
+		return zero, e.err
+	}
+	return e.val.(T), nil
+}
+
+// sweep drops expired and failed entries; the caller holds s.mu.
+func (s *source) sweep(now time.Time) {
+	for k, e := range s.entries {
+		select {
+		case <-e.done:
+			if e.err != nil || (!e.expires.IsZero() && now.After(e.expires)) {
+				delete(s.entries, k)
+			}
+		default:
+		}
+	}
+	if len(s.entries) >= maxEntries {
+		clear(s.entries) // all fresh: start over rather than grow without bound
+	}
+}
+
+// short is the TTL of answers that change (subjects, versions, levels);
+// forever of those that do not (a schema ID's schema).
+const (
+	short   = time.Duration(1<<63 - 1)
+	forever = time.Duration(-1)
+)
+
+// get makes a GET the Client has no call for, and decodes a 200 answer into
+// out and an error answer into a *registry.Error, as the Client does.
+func (s *source) get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
+	if err != nil {
+		return fmt.Errorf("ui: %w", err)
+	}
+	req.Header.Set("Accept", "application/vnd.schemaregistry.v1+json")
+	if s.user != "" {
+		req.SetBasicAuth(s.user, s.pass)
+	}
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return &registry.TransportError{URL: s.base, Method: http.MethodGet, Path: path, Err: err}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return &registry.TransportError{URL: s.base, Method: http.MethodGet, Path: path, Err: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Code    int    `json:"error_code"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(data, &e) != nil {
+			e.Code, e.Message = 0, ""
+		}
+		return &requestError{Method: http.MethodGet, Path: path, Err: registry.FromResponse(resp.StatusCode, registry.Code(e.Code), e.Message)}
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return &requestError{Method: http.MethodGet, Path: path, Err: fmt.Errorf("ui: unexpected answer: %w", err)}
+	}
+	return nil
+}
+
+// requestError says which request a registry error answered, for the error
+// page.
+type requestError struct {
+	Method, Path string
+	Err          error
+}
+
+func (e *requestError) Error() string { return fmt.Sprintf("%s %s: %v", e.Method, e.Path, e.Err) }
+func (e *requestError) Unwrap() error { return e.Err }
+
+// via wraps an error of a Client call with the request it made.
+func via(err error, method, path string) error {
+	if err == nil {
+		return nil
+	}
+	var re *registry.Error
+	if errors.As(err, &re) {
+		return &requestError{Method: method, Path: path, Err: err}
+	}
+	return err
+}
+
+func subjectPath(subject string) string { return "/subjects/" + url.PathEscape(subject) }
+
+// subjects returns the subjects, sorted: the live ones, or with deleted also
+// those whose versions are all soft-deleted.
+func (s *source) subjects(ctx context.Context, deleted bool) ([]string, error) {
+	return cached(ctx, s, "subjects?deleted="+strconv.FormatBool(deleted), short, func(ctx context.Context) ([]string, error) {
+		if !deleted {
+			out, err := s.c.Subjects(ctx)
+			return out, via(err, "GET", "/subjects")
+		}
+		var out []string
+		err := s.get(ctx, "/subjects?deleted=true", &out)
+		slices.Sort(out)
+		return out, err
+	})
+}
+
+// errNoListing is a registry without GET /schemas (Confluent before 7.x).
+var errNoListing = errors.New("ui: the registry cannot list schemas")
+
+// allSchemas returns every version of every subject (GET /schemas), live
+// ones or with deleted also soft-deleted ones: one request instead of one a
+// subject. errNoListing when the registry has no such endpoint.
+func (s *source) allSchemas(ctx context.Context, deleted bool) ([]schemaEntry, error) {
+	return cached(ctx, s, "schemas?deleted="+strconv.FormatBool(deleted), short, func(ctx context.Context) ([]schemaEntry, error) {
+		var out []schemaEntry
+		err := s.get(ctx, "/schemas?deleted="+strconv.FormatBool(deleted), &out)
+		if errors.Is(err, registry.ErrNotFound) || errors.Is(err, registry.ErrMethodNotAllowed) {
+			return nil, errNoListing
+		}
+		return out, err
+	})
+}
+
+// globalLevel returns the registry's default compatibility level.
+func (s *source) globalLevel(ctx context.Context) (compat.Level, error) {
+	return cached(ctx, s, "config", short, func(ctx context.Context) (compat.Level, error) {
+		l, err := s.c.GlobalCompatibility(ctx)
+		return l, via(err, "GET", "/config")
+	})
+}
+
+// ownLevel returns the level set on subject itself ("" when none).
+func (s *source) ownLevel(ctx context.Context, subject string) (compat.Level, error) {
+	return cached(ctx, s, "config/"+subject, short, func(ctx context.Context) (compat.Level, error) {
+		l, err := s.c.SubjectCompatibility(ctx, subject)
+		return l, via(err, "GET", "/config/"+url.PathEscape(subject))
+	})
+}
+
+// level is the level a subject is checked at, and where it comes from.
+type level struct {
+	Level compat.Level
+	// Own: set on the subject; otherwise the registry's global level.
+	Own bool
+}
+
+func (s *source) level(ctx context.Context, subject string) (level, error) {
+	own, err := s.ownLevel(ctx, subject)
+	if err != nil || own != "" {
+		return level{own, true}, err
+	}
+	g, err := s.globalLevel(ctx)
+	return level{g, false}, err
+}
+
+// mode returns the subject's mode (READWRITE, READONLY, IMPORT), the
+// global one when it has none. Registries without the mode API answer "".
+func (s *source) mode(ctx context.Context, subject string) (string, error) {
+	return cached(ctx, s, "mode/"+subject, short, func(ctx context.Context) (string, error) {
+		var out struct {
+			Mode string `json:"mode"`
+		}
+		err := s.get(ctx, "/mode/"+url.PathEscape(subject)+"?defaultToGlobal=true", &out)
+		var re *registry.Error
+		if errors.As(err, &re) && re.HTTPStatus < 500 {
+			return "", nil
+		}
+		return out.Mode, err
+	})
+}
+
+// versions returns subject's version numbers, oldest first: live ones, or
+// with deleted also the soft-deleted ones.
+func (s *source) versions(ctx context.Context, subject string, deleted bool) ([]int, error) {
+	return cached(ctx, s, "versions/"+subject+"?deleted="+strconv.FormatBool(deleted), short, func(ctx context.Context) ([]int, error) {
+		vs, err := s.c.Versions(ctx, subject, deleted)
+		return vs, via(err, "GET", subjectPath(subject)+"/versions")
+	})
+}
+
+// version returns version v of subject ("latest" is -1), soft-deleted or
+// not.
+func (s *source) version(ctx context.Context, subject string, v int) (*schemaEntry, error) {
+	vs := strconv.Itoa(v)
+	if v < 0 {
+		vs = "latest"
+	}
+	return cached(ctx, s, "version/"+subject+"/"+vs, short, func(ctx context.Context) (*schemaEntry, error) {
+		var out schemaEntry
+		path := subjectPath(subject) + "/versions/" + vs
+		if v >= 0 {
+			path += "?deleted=true"
+		}
+		if err := s.get(ctx, path, &out); err != nil {
+			return nil, err
+		}
+		if out.Subject == "" {
+			out.Subject = subject
+		}
+		return &out, nil
+	})
+}
+
+// schemaByID returns the schema of an ID (without subject or version).
+func (s *source) schemaByID(ctx context.Context, id int) (*schemaEntry, error) {
+	return cached(ctx, s, "id/"+strconv.Itoa(id), forever, func(ctx context.Context) (*schemaEntry, error) {
+		var out schemaEntry
+		if err := s.get(ctx, "/schemas/ids/"+strconv.Itoa(id), &out); err != nil {
+			return nil, err
+		}
+		out.ID = id
+		return &out, nil
+	})
+}
+
+// idVersions returns every subject and version that uses a schema ID,
+// soft-deleted ones included.
+func (s *source) idVersions(ctx context.Context, id int) ([]subjectVersion, error) {
+	return cached(ctx, s, "id-versions/"+strconv.Itoa(id), short, func(ctx context.Context) ([]subjectVersion, error) {
+		var out []subjectVersion
+		err := s.get(ctx, "/schemas/ids/"+strconv.Itoa(id)+"/versions?deleted=true", &out)
+		return out, err
+	})
+}
+
+// referencedBy returns the IDs of the schemas that reference version v of
+// subject.
+func (s *source) referencedBy(ctx context.Context, subject string, v int) ([]int, error) {
+	return cached(ctx, s, "referencedby/"+subject+"/"+strconv.Itoa(v), short, func(ctx context.Context) ([]int, error) {
+		var out []int
+		err := s.get(ctx, subjectPath(subject)+"/versions/"+strconv.Itoa(v)+"/referencedby", &out)
+		return out, err
+	})
+}
+
+// errReferenceCycle is a schema whose references lead back to it.
+var errReferenceCycle = errors.New("references form a cycle")
+
+// parse parses a registry schema with its references, each resolved from
+// the registry, parsed once per schema ID.
+func (s *source) parse(ctx context.Context, e *schemaEntry) (*compat.Schema, error) {
+	return s.parseStack(ctx, e, nil)
+}
+
+func (s *source) parseStack(ctx context.Context, e *schemaEntry, stack []int) (*compat.Schema, error) {
+	if !e.avro() {
+		return nil, fmt.Errorf("a %s schema, not Avro", e.SchemaType)
+	}
+	if e.ID > 0 {
+		s.pmu.Lock()
+		p, ok := s.parsed[e.ID]
+		s.pmu.Unlock()
+		if ok {
+			return p.s, p.err
+		}
+		if slices.Contains(stack, e.ID) {
+			return nil, errReferenceCycle
+		}
+	}
+	refs, err := s.resolve(ctx, e.References, append(stack, e.ID))
+	if err != nil {
+		var re *registry.Error
+		if errors.As(err, &re) && re.HTTPStatus >= 500 {
+			return nil, err
+		}
+		var te *registry.TransportError
+		if errors.As(err, &te) {
+			return nil, err // the registry's fault, not the schema's: not cached
+		}
+	}
+	var sch *compat.Schema
+	if err == nil {
+		sch, err = compat.Parse([]byte(e.Schema), refs...)
+	}
+	if e.ID > 0 {
+		s.pmu.Lock()
+		if len(s.parsed) >= maxEntries {
+			clear(s.parsed)
+		}
+		s.parsed[e.ID] = parsedSchema{sch, err}
+		s.pmu.Unlock()
+	}
+	return sch, err
+}
+
+// resolve parses the schemas references name.
+func (s *source) resolve(ctx context.Context, refs []registry.Reference, stack []int) ([]*compat.Schema, error) {
+	var out []*compat.Schema
+	for _, r := range refs {
+		dep, err := s.version(ctx, r.Subject, r.Version)
+		if err != nil {
+			return nil, fmt.Errorf("reference %s (%s version %d): %w", r.Name, r.Subject, r.Version, err)
+		}
+		p, err := s.parseStack(ctx, dep, stack)
+		if err != nil {
+			return nil, fmt.Errorf("reference %s (%s version %d): %w", r.Name, r.Subject, r.Version, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// parallel runs fn(i) for i in [0, n) on at most workers goroutines, and
+// returns the first error.
+func parallel(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+		next  = make(chan int)
+	)
+	for range min(workers, n) {
+		wg.Go(func() {
+			for i := range next {
+				if err := fn(ctx, i); err != nil {
+					once.Do(func() { first = err; cancel() })
+				}
+			}
+		})
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+		if errors.Is(first, context.Canceled) {
+			first = nil
+		}
+	}
+	return first
+}
+
+// inProcess is InProcess's transport.
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := req.Context().Err(); err != nil {
+		return nil, err
+	}
+	rec := &recorder{header: http.Header{}}
+	// The handler reads the request as a server would: a body that is never
+	// nil, and no client-only fields.
+	r := req.Clone(req.Context())
+	if r.Body == nil {
+		r.Body = http.NoBody
+	}
+	r.RequestURI = req.URL.RequestURI()
+	r.RemoteAddr = "in-process"
+	t.h.ServeHTTP(rec, r)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	return &http.Response{
+		Status: strconv.Itoa(rec.status) + " " + http.StatusText(rec.status), StatusCode: rec.status,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: rec.header, Body: io.NopCloser(bytes.NewReader(rec.body.Bytes())),
+		ContentLength: int64(rec.body.Len()), Request: req,
+	}, nil
+}
+
+// recorder is the http.ResponseWriter of an in-process request.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}
