@@ -16,6 +16,6 @@ func New(env *cli.Env) *cobra.Command {
 		Short: "Run a Schema Registry, or sync schemas/ to one",
 		RunE:  cli.Group,
 	}
-	cmd.AddCommand(newServe(env), newPush(env))
+	cmd.AddCommand(newServe(env), newPush(env), newLs(env), newShow(env), newDiff(env), newID(env))
 	return cmd
 }
