@@ -113,7 +113,7 @@ func Diff(old, new *Schema, level Level) []Change {
 	if old == nil || new == nil {
 		return nil
 	}
-	d := &differ{stack: map[pair]bool{}}
+	d := &differ{stack: map[pair]bool{}, clean: map[pair]bool{}}
 	d.node(old, new, "", "", "")
 	d.attribute(old, new)
 	out := make([]Change, len(d.changes))
@@ -167,6 +167,10 @@ type differ struct {
 	changes []*change
 	scopes  []*scope
 	stack   map[pair]bool // (old, new) record pairs being walked
+	// clean are the record pairs walked without a change: a type used in
+	// many places is not walked again at each (Check memoizes the same way),
+	// so a schema that shares types widely takes linear time.
+	clean map[pair]bool
 	order   []pair
 }
 
@@ -244,14 +248,18 @@ func (d *differ) node(o, n *Schema, op, np, field string) {
 	switch o.Kind {
 	case Record:
 		key := pair{o, n}
-		if d.stack[key] {
-			return // around a cycle: Check takes the pair as compatible here too
+		if d.stack[key] || d.clean[key] {
+			return // around a cycle Check takes the pair as compatible too
 		}
+		changes, scopes := len(d.changes), len(d.scopes)
 		d.stack[key] = true
 		d.order = append(d.order, key)
 		d.fields(o, n, op, np, field)
 		d.order = d.order[:len(d.order)-1]
 		delete(d.stack, key)
+		if len(d.changes) == changes && len(d.scopes) == scopes {
+			d.clean[key] = true
+		}
 	case Enum:
 		d.enum(o, n, op, np, field)
 	case Fixed:
@@ -420,6 +428,7 @@ func (d *differ) fields(o, n *Schema, op, np, field string) {
 // union matches the branches of two unions and reports those added and
 // removed; both directions read through a union, so both get a scope.
 func (d *differ) union(o, n *Schema, op, np, field string) {
+	changes := len(d.changes)
 	oldToNew := make([]int, len(o.Branches))
 	newToOld := make([]int, len(n.Branches))
 	for j := range newToOld {
@@ -451,11 +460,17 @@ func (d *differ) union(o, n *Schema, op, np, field string) {
 		}
 		oldReader = append(oldReader, b)
 	}
+	scopes := len(d.scopes)
 	d.scopes = append(d.scopes, d.newScope(newReads, np, field, n, newReader), d.newScope(oldReads, op, field, o, oldReader))
 	for j, nb := range n.Branches {
 		if i := newToOld[j]; i >= 0 {
 			d.node(o.Branches[i], nb, op+"/"+strconv.Itoa(i), np+"/"+strconv.Itoa(j), field)
 		}
+	}
+	if len(d.changes) == changes {
+		// Nothing changed under the union: Check finds nothing there
+		// either, and a record pair that contains it can count as clean.
+		d.scopes = d.scopes[:scopes]
 	}
 }
 

@@ -425,3 +425,29 @@ func TestDiffNil(t *testing.T) {
 		t.Errorf("Diff(nil, s) = %v", got)
 	}
 }
+
+// TestDiffSharedTypes: a type used in many places is not walked again at
+// each, so widely shared types take linear time, as they do in Check.
+func TestDiffSharedTypes(t *testing.T) {
+	build := func(extra string) *compat.Schema {
+		var b strings.Builder
+		const depth = 40
+		for k := depth; k > 0; k-- {
+			fmt.Fprintf(&b, `{"type":"record","name":"T%d","fields":[{"name":"a","type":`, k)
+		}
+		b.WriteString(`{"type":"record","name":"T0","fields":[{"name":"x","type":"int"}]}`)
+		for k := 1; k <= depth; k++ {
+			fmt.Fprintf(&b, `},{"name":"b","type":"T%d"}`, k-1)
+			if k == depth {
+				b.WriteString(extra)
+			}
+			b.WriteString(`]}`)
+		}
+		return mustParse(t, "shared", []byte(b.String()))
+	}
+	old, new := build(""), build(`,{"name":"c","type":"int","default":0}`)
+	changes := compat.Diff(old, new, compat.Full)
+	if len(changes) != 1 || changes[0].Kind != compat.ChangeFieldAdded || changes[0].Field != "c" {
+		t.Errorf("got %v", changes)
+	}
+}
