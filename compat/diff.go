@@ -171,7 +171,7 @@ type differ struct {
 	// many places is not walked again at each (Check memoizes the same way),
 	// so a schema that shares types widely takes linear time.
 	clean map[pair]bool
-	order   []pair
+	order []pair
 }
 
 func (d *differ) add(kind, path, field, oldS, newS string) *change {
