@@ -82,8 +82,9 @@ const (
 	ChangeAliasesChanged     = "ALIASES_CHANGED" // of a field or named type, other than a rename
 	ChangeOrderChanged       = "ORDER_CHANGED"   // a field's sort order
 	ChangePropertyChanged    = "PROPERTY_CHANGED"
-	// ChangeIncompatibility carries a finding of Check that no structural
-	// change explains; Diff reports it rather than lose a break.
+	// ChangeIncompatibility carries a finding of Check (an incompatibility
+	// or a warning) that no structural change explains; Diff reports it
+	// rather than lose it.
 	ChangeIncompatibility = "INCOMPATIBILITY"
 )
 
@@ -91,24 +92,32 @@ const (
 // document order: fields are matched by name and then by the new field's
 // aliases (a match by alias is FIELD_RENAMED), union branches by name (or
 // alias, or unqualified name) for named types and by type otherwise, and
-// records, arrays, maps and unions are walked into. A recursive schema is
-// walked once around each cycle.
+// records, arrays, maps and unions are walked into. A named type used in
+// several places is reported at each place it changed; a recursive schema is
+// walked once around each cycle, as Check walks it. A type that changes its
+// kind (int to long, string to a union) is one TYPE_CHANGED; where a union
+// was added or removed around a type, the type inside is walked too.
 //
 // Each change's Consequence comes from Check, run both ways: Check(new, old)
 // (new readers, old data) and Check(old, new) (old readers, new data). Each
-// incompatibility is given to the change at or above its path (the deepest
-// one); a change that gets incompatibilities from both directions breaks
-// both. A change with no incompatibility but a semantic warning
-// (DECIMAL_CHANGED, TIMESTAMP_UNIT_CHANGED, LOGICAL_TYPE_CHANGED,
-// RENAME_WITHOUT_ALIAS) is a SemanticWarning; everything else is Safe. Where
-// a union is the reader, Check's findings inside a branch do not name the
-// branch, so Diff asks Check about each pair of matched branches instead.
+// finding goes to the change at or above its path (the deepest one): a
+// removed field's READER_FIELD_MISSING_DEFAULT_VALUE, a removed symbol's
+// MISSING_ENUM_SYMBOLS, a type change's TYPE_MISMATCH. A change with
+// incompatibilities from one direction breaks those readers, from both
+// breaks both; one with only semantic warnings (DECIMAL_CHANGED,
+// TIMESTAMP_UNIT_CHANGED, LOGICAL_TYPE_CHANGED, RENAME_WITHOUT_ALIAS) is a
+// SemanticWarning; everything else is Safe. Where a union is the reader,
+// Check's findings inside a branch do not name the branch, so Diff asks
+// Check about each pair of matched branches instead. A finding no change
+// explains is reported as an INCOMPATIBILITY change rather than lost. So a
+// change breaks readers exactly when Check fails in that direction.
 //
 // The Consequence is the same at every level: it says who breaks, not
 // whether the level cares. The level only annotates Detail ("not checked at
 // BACKWARD") for breaks in a direction it does not check; callers decide
 // with Consequence.Breaks(level). So a diff shown at BACKWARD still says that
-// removing a field without a default breaks old readers.
+// removing a field without a default breaks old readers. A _TRANSITIVE level
+// is taken as its direction: Diff compares two versions, not a history.
 func Diff(old, new *Schema, level Level) []Change {
 	if old == nil || new == nil {
 		return nil
