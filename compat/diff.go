@@ -109,8 +109,9 @@ const (
 // SemanticWarning; everything else is Safe. Where a union is the reader,
 // Check's findings inside a branch do not name the branch, so Diff asks
 // Check about each pair of matched branches instead. A finding no change
-// explains is reported as an INCOMPATIBILITY change rather than lost. So a
-// change breaks readers exactly when Check fails in that direction.
+// explains is reported as an INCOMPATIBILITY change rather than lost. So
+// some change breaks new readers exactly when Check(new, old) fails, and
+// some change breaks old readers exactly when Check(old, new) fails.
 //
 // The Consequence is the same at every level: it says who breaks, not
 // whether the level cares. The level only annotates Detail ("not checked at
