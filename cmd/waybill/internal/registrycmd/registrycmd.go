@@ -1,6 +1,6 @@
 // Package registrycmd is `waybill registry`: run Waybill's Schema Registry
-// (serve) and sync the repository's schemas to any Confluent-compatible
-// registry (push).
+// (serve), sync the repository's schemas to any Confluent-compatible registry
+// (push), and browse one from the terminal (ls, show, diff, id).
 package registrycmd
 
 import (
@@ -13,7 +13,7 @@ import (
 func New(env *cli.Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "registry",
-		Short: "Run a Schema Registry, or sync schemas/ to one",
+		Short: "Run a Schema Registry, sync schemas/ to one, or browse one",
 		RunE:  cli.Group,
 	}
 	cmd.AddCommand(newServe(env), newPush(env), newLs(env), newShow(env), newDiff(env), newID(env))
