@@ -244,7 +244,7 @@ func (t *fieldTable) render(v any, ns string) []typeToken {
 				ns = n
 			}
 			full := fullName(name, ns)
-			label := typ + " " + name
+			label := typ + " " + full[strings.LastIndex(full, ".")+1:]
 			if typ == "fixed" {
 				label += fmt.Sprintf("(%v)", x["size"])
 			}

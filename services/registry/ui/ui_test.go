@@ -168,7 +168,7 @@ func TestPages(t *testing.T) {
 			want: []string{createdSubject + " version 2 latest", "Schema ID " + id, "Registered unknown",
 				"shipping_address null | waybill.common.Address null Where the order is to be delivered",
 				"created_at long (timestamp-millis) none", "total null | bytes (decimal(12, 2)) null",
-				"line_items array< record waybill.orders.LineItem > none", "line_items.quantity int none",
+				"line_items array< record LineItem > none", "line_items.quantity int none",
 				"References waybill.common.Address : waybill.common.Address version 1", "No schema references this version.",
 				`"name": "order_id"`},
 			wantHTML: []string{`href="/subjects/waybill.common.Address/versions/1"`, `href="` + created + `/diff?from=1&amp;to=2"`, `id="type-waybill.orders.LineItem"`},
