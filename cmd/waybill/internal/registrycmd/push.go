@@ -58,7 +58,7 @@ registry, schemas/ does not load).`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPush(cmd.Context(), env, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.url, "url", "", "the registry's URL, e.g. http://localhost:8081 (required)")
+	fl.StringVar(&f.url, "url", "", "the registry's URL, e.g. http://localhost:8081 (required; default $"+registry.EnvURL+")")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan, change nothing")
 	fl.BoolVar(&f.deleteUnknown, "delete-unknown", false, "soft-delete the subjects and versions the repository does not know")
 	fl.BoolVar(&f.allSubjects, "all-subjects", false, "every subject in the registry is the repository's, not only those under its topics and shared namespaces")
@@ -74,7 +74,10 @@ func runPush(ctx context.Context, env *cli.Env, f pushFlags) error {
 		return cli.Usagef("registry push: --format %s: want text or json", env.Format)
 	}
 	if f.url == "" {
-		return cli.Usagef("registry push: --url is required")
+		f.url = os.Getenv(registry.EnvURL)
+	}
+	if f.url == "" {
+		return cli.Usagef("registry push: --url (or $%s) is required", registry.EnvURL)
 	}
 	c, err := newClient(f.url, f.username, f.password, f.timeout)
 	if err != nil {
