@@ -164,13 +164,14 @@ func TestRegistryPush(t *testing.T) {
 }
 
 func TestRegistryPushCannotRun(t *testing.T) {
+	t.Setenv("WAYBILL_REGISTRY_URL", "") // the no-URL case must not find one in the environment
 	tests := []struct {
 		name   string
 		args   []string
 		stderr string
 	}{
 		{name: "unreachable", args: []string{"--url", "http://127.0.0.1:1"}, stderr: "waybill: registry push: registry: cannot reach http://127.0.0.1:1 (GET /config): "},
-		{name: "no URL", args: nil, stderr: "--url is required"},
+		{name: "no URL", args: nil, stderr: "--url (or $WAYBILL_REGISTRY_URL) is required"},
 		{name: "bad URL", args: []string{"--url", "localhost:8081"}, stderr: `invalid URL "localhost:8081"`},
 		{name: "markdown", args: []string{"--url", "http://127.0.0.1:1", "--format", "markdown"}, stderr: "want text or json"},
 		{name: "schemas do not load", args: []string{"--url", "http://127.0.0.1:1", "--schemas", "testdata/pair"}, stderr: "does not load"},
