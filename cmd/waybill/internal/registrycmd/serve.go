@@ -3,9 +3,11 @@ package registrycmd
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -13,7 +15,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/waybill/waybill/cmd/waybill/internal/cli"
+	"github.com/waybill/waybill/pkg/catalog"
+	sr "github.com/waybill/waybill/pkg/registry"
 	"github.com/waybill/waybill/services/registry"
+	"github.com/waybill/waybill/services/registry/ui"
 )
 
 type serveFlags struct {
@@ -26,6 +31,8 @@ type serveFlags struct {
 	maxBodyBytes     int64
 	writeTimeout     time.Duration
 	shutdownGrace    time.Duration
+	ui               bool
+	uiSchemas        string
 }
 
 func newServe(env *cli.Env) *cobra.Command {
@@ -49,6 +56,11 @@ is readonly (every read, lookups and compatibility checks included) or
 readwrite. Without the file, no auth. With --tls-cert and --tls-key it serves
 HTTPS.
 
+With --ui it also serves the browsing UI under /ui/, on its own API (the UI
+waybill browse serves); --ui-schemas adds the catalog's topics, owners and
+services to its pages. With --users-file the UI asks the browser for a
+registry user's credentials.
+
 SIGINT or SIGTERM stops it gracefully: requests in flight finish (up to
 --shutdown-grace).`,
 		Args: cli.NoArgs,
@@ -65,6 +77,8 @@ SIGINT or SIGTERM stops it gracefully: requests in flight finish (up to
 	fl.Int64Var(&f.maxBodyBytes, "max-body-bytes", registry.DefaultMaxBodyBytes, "the largest request body; a larger one is refused with error code 42209")
 	fl.DurationVar(&f.writeTimeout, "write-timeout", registry.DefaultWriteTimeout, "how long a write to the storage may take before it fails with error code 50002")
 	fl.DurationVar(&f.shutdownGrace, "shutdown-grace", 10*time.Second, "how long requests in flight may take to finish on shutdown")
+	fl.BoolVar(&f.ui, "ui", false, "serve the browsing UI under /ui/")
+	fl.StringVar(&f.uiSchemas, "ui-schemas", "", "with --ui: a schemas directory whose catalog the UI shows (topics, keys, owners, services)")
 	return cmd
 }
 
@@ -73,6 +87,19 @@ func runServe(ctx context.Context, env *cli.Env, f serveFlags) error {
 	cfg := registry.Config{MaxBodyBytes: f.maxBodyBytes, WriteTimeout: f.writeTimeout, Logger: logger}
 	if f.maxBodyBytes <= 0 {
 		return cli.Usagef("registry serve: --max-body-bytes %d: want a positive size", f.maxBodyBytes)
+	}
+	if f.uiSchemas != "" && !f.ui {
+		return cli.Usagef("registry serve: --ui-schemas goes with --ui")
+	}
+	var cat *catalog.Catalog
+	if f.uiSchemas != "" {
+		if err := cli.CheckSchemasDir(f.uiSchemas); err != nil {
+			return err
+		}
+		var err error
+		if cat, err = catalog.Load(os.DirFS(f.uiSchemas)); err != nil {
+			return fmt.Errorf("registry serve: --ui-schemas %s does not load (run waybill lint): %w", f.uiSchemas, err)
+		}
 	}
 	if f.usersFile != "" {
 		r, err := os.Open(f.usersFile)
@@ -119,8 +146,26 @@ func runServe(ctx context.Context, env *cli.Env, f serveFlags) error {
 	if tlsConfig != nil {
 		scheme = "https"
 	}
-	logger.Info("registry: serving", "url", scheme+"://"+ln.Addr().String(), "storage", f.storage, "replayed_in", time.Since(start).Round(time.Millisecond))
-	if err := srv.Serve(ctx, ln, tlsConfig, f.shutdownGrace); err != nil {
+	url := scheme + "://" + ln.Addr().String()
+	logger.Info("registry: serving", "url", url, "storage", f.storage, "replayed_in", time.Since(start).Round(time.Millisecond))
+	if f.ui {
+		// The UI reads the registry's API in-process: no network, whatever
+		// the address and TLS settings; the registry's users sign in to it.
+		h, err := ui.New(ui.Config{
+			Registry: sr.Config{URL: url, Transport: ui.InProcess(srv)},
+			Catalog:  cat, Prefix: "/ui/", ForwardAuth: len(cfg.Users) > 0, Logger: logger,
+		})
+		if err != nil {
+			return fmt.Errorf("registry serve: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/ui/", h)
+		mux.Handle("/", srv)
+		logger.Info("registry: browsing UI", "url", url+"/ui/")
+		if err := serveWith(ctx, ln, tlsConfig, f.shutdownGrace, mux, logger); err != nil {
+			return fmt.Errorf("registry serve: %w", err)
+		}
+	} else if err := srv.Serve(ctx, ln, tlsConfig, f.shutdownGrace); err != nil {
 		return fmt.Errorf("registry serve: %w", err)
 	}
 	logger.Info("registry: stopped")
@@ -148,4 +193,35 @@ func openLog(f serveFlags, logger *slog.Logger) (registry.Log, error) {
 		return log, nil
 	}
 	return nil, cli.Usagef("registry serve: --storage %q: want memory or kafka", f.storage)
+}
+
+// serveWith is registry.Server.Serve for a handler that serves more than the
+// registry (the UI beside its API): until ctx is done, then a graceful
+// shutdown.
+func serveWith(ctx context.Context, ln net.Listener, tlsConfig *tls.Config, grace time.Duration, h http.Handler, logger *slog.Logger) error {
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
 }
