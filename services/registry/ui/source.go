@@ -84,7 +84,12 @@ func newSource(cfg Config) (*source, error) {
 	rc := cfg.Registry
 	transport := rc.Transport
 	if transport == nil {
-		transport = http.DefaultTransport
+		// Keep a connection for each request that may be in flight: the
+		// default transport keeps two a host, and would dial (and close)
+		// the others on every page.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = cfg.Concurrency
+		transport = t
 	}
 	if cfg.ForwardAuth {
 		transport = forwardAuth{transport}
