@@ -188,3 +188,38 @@ func TestRegistryFailsMidPage(t *testing.T) {
 		}
 	}
 }
+
+// TestOlderRegistry is the UI in front of a registry without the newer read
+// endpoints (Confluent before 7.x: no GET /schemas, no mode API, no
+// referencedby), which answer 404: the pages fall back to one request a
+// subject, and say what they cannot know.
+func TestOlderRegistry(t *testing.T) {
+	reg, cat := seeded(t)
+	target, _ := url.Parse(reg.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	old := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/schemas" || strings.HasPrefix(r.URL.Path, "/mode") || strings.HasSuffix(r.URL.Path, "/referencedby") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error_code":404,"message":"HTTP 404 Not Found"}`))
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer old.Close()
+	u := newUI(t, old.URL, cat)
+	for _, tc := range []struct{ path, want string }{
+		{"/", "order-events-waybill.orders.OrderCreated BACKWARD_TRANSITIVE 2"},
+		{"/", "9 of 9 subjects"},
+		{"/?q=city&by=field", "waybill.common.Address field city in version 1"},
+		{"/?q=shipping_address&by=field", createdSubject + " field shipping_address in version 2"},
+		{subjectPath(createdSubject), "Mode unknown (the registry has no mode API)"},
+		{subjectPath(addressSubject) + "/versions/1", "Referenced by Unknown: this registry has no referencedby endpoint."},
+		{subjectPath(createdSubject) + "/diff", "FIELD_ADDED shipping_address"},
+	} {
+		status, body := get(t, u.URL+tc.path)
+		if txt := text(body); status != http.StatusOK || !strings.Contains(txt, tc.want) {
+			t.Errorf("%s: status %d, want %q in: %s", tc.path, status, tc.want, txt)
+		}
+	}
+}

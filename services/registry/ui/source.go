@@ -167,17 +167,12 @@ func cached[T any](ctx context.Context, s *source, key string, ttl time.Duration
 		}
 		s.entries[key] = e
 		s.mu.Unlock()
-		// The fetch outlives the request that started it: others wait on
-		// it. The client's timeout bounds it.
-		fctx := context.WithoutCancel(ctx)
-		select {
-		case s.sem <- struct{}{}:
-			v, err := fetch(fctx)
-			<-s.sem
-			e.val, e.err = v, err
-		case <-ctx.Done():
-			e.err = ctx.Err()
-		}
+		// The fetch outlives the request that started it, which others may
+		// be waiting on too; the client's timeout bounds it.
+		s.sem <- struct{}{}
+		v, err := fetch(context.WithoutCancel(ctx))
+		<-s.sem
+		e.val, e.err = v, err
 		switch {
 		case ttl < 0:
 		case s.ttl < 0:

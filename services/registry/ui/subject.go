@@ -104,6 +104,8 @@ type versionData struct {
 	FieldError   string
 	References   []link
 	ReferencedBy []link
+	// ReferencedByUnknown: the registry cannot say what references it.
+	ReferencedByUnknown bool
 	// SameID are the other subjects and versions with this schema ID.
 	SameID   []link
 	Previous int
@@ -170,7 +172,10 @@ func (s *server) versionPage(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	ids, err := s.src.referencedBy(ctx, subject, e.Version)
-	if err != nil && !isNotFound(err) {
+	switch {
+	case errors.Is(err, registry.ErrNotFound):
+		d.ReferencedByUnknown = true // a registry without the endpoint
+	case err != nil && !isNotFound(err):
 		return err
 	}
 	d.ReferencedBy, err = s.uses(ctx, ids)
