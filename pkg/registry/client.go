@@ -77,8 +77,17 @@ type SchemaVersion struct {
 	Subject    string
 	Version    int
 	ID         int
+	// SchemaType is the registry's schemaType: "" (which means Avro),
+	// "AVRO", "PROTOBUF" or "JSON".
+	SchemaType string
 	Schema     string
 	References []Reference
+}
+
+// IsAvro reports whether the schema is an Avro schema (the registry leaves
+// the type out for Avro).
+func (sv *SchemaVersion) IsAvro() bool {
+	return sv.SchemaType == "" || strings.EqualFold(sv.SchemaType, "AVRO")
 }
 
 // New returns a client for the registry cfg names.
@@ -295,6 +304,9 @@ func srReferences(refs []Reference) []srclient.Reference {
 
 func fromSrclient(subject string, s *srclient.Schema) *SchemaVersion {
 	out := &SchemaVersion{Subject: subject, Version: s.Version(), ID: s.ID(), Schema: s.Schema()}
+	if t := s.SchemaType(); t != nil {
+		out.SchemaType = string(*t)
+	}
 	for _, r := range s.References() {
 		out.References = append(out.References, Reference(r))
 	}
@@ -348,7 +360,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		if json.Unmarshal(data, &e) != nil {
 			e.Code, e.Message = 0, ""
 		}
-		return FromResponse(resp.StatusCode, Code(e.Code), e.Message)
+		return answered(FromResponse(resp.StatusCode, Code(e.Code), e.Message), method, path)
 	}
 	if out == nil {
 		return nil
@@ -371,17 +383,23 @@ func (c *Client) wrap(err error, method, path string) error {
 	}
 	var se srclient.Error
 	if errors.As(err, &se) {
-		return FromResponse(statusOf(Code(se.Code)), Code(se.Code), se.Message)
+		return answered(FromResponse(statusOf(Code(se.Code)), Code(se.Code), se.Message), method, path)
 	}
 	if m := statusLine.FindStringSubmatch(err.Error()); m != nil {
 		status, _ := strconv.Atoi(m[1])
-		return FromResponse(status, 0, "")
+		return answered(FromResponse(status, 0, ""), method, path)
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return c.transportError(method, path, ue.Err)
 	}
 	return fmt.Errorf("registry: %s %s%s: %w", method, c.base, path, err)
+}
+
+// answered sets the request an error answer is to.
+func answered(e *Error, method, path string) *Error {
+	e.Method, e.Path = method, path
+	return e
 }
 
 func (c *Client) transportError(method, path string, err error) error {

@@ -73,7 +73,10 @@ type Error struct {
 	HTTPStatus int
 	Code       Code
 	Message    string
-	base       *Error
+	// Method and Path are the request the registry answered ("GET",
+	// "/subjects/orders-value/versions"), when a Client made it.
+	Method, Path string
+	base         *Error
 }
 
 func (e *Error) Error() string {
