@@ -74,9 +74,9 @@ type Reference struct {
 
 // SchemaVersion is one version of a subject as the registry holds it.
 type SchemaVersion struct {
-	Subject    string
-	Version    int
-	ID         int
+	Subject string
+	Version int
+	ID      int
 	// SchemaType is the registry's schemaType: "" (which means Avro),
 	// "AVRO", "PROTOBUF" or "JSON".
 	SchemaType string

@@ -117,7 +117,7 @@ func (s *server) checkPage(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case errors.As(err, &re):
 		if isRegistryFault(err) {
-			return via(err, "POST", "/compatibility"+subjectPath(subject)+"/versions?verbose=true")
+			return err
 		}
 		d.RegistryError = re
 	case err != nil:
@@ -141,12 +141,12 @@ func (s *server) checkPage(w http.ResponseWriter, r *http.Request) error {
 // as the PR check does (schemacheck.CheckLevel, which groups compat's
 // findings per version and adds hints).
 func (s *server) compatVerdict(ctx context.Context, d *checkData, subject string, live []int, refs []registry.Reference) error {
-	deps, err := s.src.resolve(ctx, refs, nil)
+	deps, err := s.src.res.References(ctx, refs)
 	if err != nil {
 		if isRegistryFault(err) {
 			return err
 		}
-		d.Problem = "The candidate's " + err.Error()
+		d.Problem = "The candidate's " + problem(err).Error()
 		return nil
 	}
 	cand, err := compat.Parse([]byte(d.Schema), deps...)
@@ -167,7 +167,7 @@ func (s *server) compatVerdict(ctx context.Context, d *checkData, subject string
 			}
 			// As the check against a registry does: a version that does not
 			// parse cannot be compared with.
-			d.Skipped = append(d.Skipped, fmt.Sprintf("version %d: %v", v, err))
+			d.Skipped = append(d.Skipped, fmt.Sprintf("version %d: %v", v, problem(err)))
 			continue
 		}
 		existing = append(existing, schemacheck.Schema{File: "v" + strconv.Itoa(v), Text: []byte(e.Schema), Schema: p, Version: v})
@@ -185,6 +185,7 @@ func (s *server) compatVerdict(ctx context.Context, d *checkData, subject string
 
 // parseMessage says where a schema fails to parse.
 func parseMessage(err error) string {
+	err = problem(err)
 	var pe *compat.ParseError
 	if !errors.As(err, &pe) {
 		return err.Error()

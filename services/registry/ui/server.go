@@ -166,10 +166,9 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		pe *pageError
 		re *registry.Error
 		te *registry.TransportError
-		rq *requestError
 	)
-	if errors.As(err, &rq) {
-		d.Request = rq.Method + " " + s.src.base + rq.Path
+	if errors.As(err, &re) && re.Path != "" {
+		d.Request = re.Method + " " + s.src.base + re.Path
 	}
 	switch {
 	case errors.As(err, &pe):

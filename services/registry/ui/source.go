@@ -4,15 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,53 +16,20 @@ import (
 	"github.com/waybill/waybill/pkg/registry"
 )
 
-// schemaEntry is a schema as the registry's version and ID endpoints answer
-// it.
-type schemaEntry struct {
-	Subject    string               `json:"subject"`
-	Version    int                  `json:"version"`
-	ID         int                  `json:"id"`
-	SchemaType string               `json:"schemaType"`
-	References []registry.Reference `json:"references"`
-	Schema     string               `json:"schema"`
-}
-
-// avro reports whether the schema is an Avro schema (the registry leaves the
-// type out for Avro).
-func (e *schemaEntry) avro() bool {
-	return e.SchemaType == "" || strings.EqualFold(e.SchemaType, "AVRO")
-}
-
-// subjectVersion is one use of a schema ID.
-type subjectVersion struct {
-	Subject string `json:"subject"`
-	Version int    `json:"version"`
-}
-
-// source reads the registry: through pkg/registry's Client where it has the
-// call, and with plain GETs on the same base URL for the read endpoints it
-// lacks (GET /schemas, schemas by ID, referencedby, mode, soft-deleted
-// subjects). Answers are cached for ttl, concurrent asks for the same answer
-// share one request, and at most cap(sem) requests are in flight.
+// source reads the registry through pkg/registry's Client. Answers are
+// cached for ttl, concurrent asks for the same answer share one request, and
+// at most cap(sem) requests are in flight. Schemas are parsed with their
+// references by a registry.Resolver reading through the cache.
 type source struct {
-	c          *registry.Client
-	base       string
-	user, pass string
-	hc         *http.Client
-	forward    bool
-	ttl        time.Duration
-	sem        chan struct{}
+	c       *registry.Client
+	base    string
+	forward bool
+	ttl     time.Duration
+	sem     chan struct{}
+	res     *registry.Resolver
 
 	mu      sync.Mutex
 	entries map[string]*entry
-
-	pmu    sync.Mutex
-	parsed map[int]parsedSchema // by schema ID: an ID names a schema with its references
-}
-
-type parsedSchema struct {
-	s   *compat.Schema
-	err error
 }
 
 // entry is a cached answer, or one being fetched (done not yet closed).
@@ -99,21 +62,12 @@ func newSource(cfg Config) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ui: %w", err)
 	}
-	u, _ := url.Parse(rc.URL) // registry.New parsed it
 	s := &source{
-		c: c, base: c.URL(), user: rc.Username, pass: rc.Password, forward: cfg.ForwardAuth,
+		c: c, base: c.URL(), forward: cfg.ForwardAuth,
 		ttl: cfg.CacheTTL, sem: make(chan struct{}, cfg.Concurrency),
-		entries: map[string]*entry{}, parsed: map[int]parsedSchema{},
+		entries: map[string]*entry{},
 	}
-	if u.User != nil && s.user == "" {
-		s.user = u.User.Username()
-		s.pass, _ = u.User.Password()
-	}
-	timeout := rc.Timeout
-	if timeout <= 0 {
-		timeout = registry.DefaultTimeout
-	}
-	s.hc = &http.Client{Timeout: timeout, Transport: transport}
+	s.res = registry.NewResolverFunc(s.version)
 	return s, nil
 }
 
@@ -220,78 +174,14 @@ const (
 	forever = time.Duration(-1)
 )
 
-// get makes a GET the Client has no call for, and decodes a 200 answer into
-// out and an error answer into a *registry.Error, as the Client does.
-func (s *source) get(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.base+path, nil)
-	if err != nil {
-		return fmt.Errorf("ui: %w", err)
-	}
-	req.Header.Set("Accept", "application/vnd.schemaregistry.v1+json")
-	if s.user != "" {
-		req.SetBasicAuth(s.user, s.pass)
-	}
-	resp, err := s.hc.Do(req)
-	if err != nil {
-		return &registry.TransportError{URL: s.base, Method: http.MethodGet, Path: path, Err: err}
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return &registry.TransportError{URL: s.base, Method: http.MethodGet, Path: path, Err: err}
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Code    int    `json:"error_code"`
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(data, &e) != nil {
-			e.Code, e.Message = 0, ""
-		}
-		return &requestError{Method: http.MethodGet, Path: path, Err: registry.FromResponse(resp.StatusCode, registry.Code(e.Code), e.Message)}
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return &requestError{Method: http.MethodGet, Path: path, Err: fmt.Errorf("ui: unexpected answer: %w", err)}
-	}
-	return nil
-}
-
-// requestError says which request a registry error answered, for the error
-// page.
-type requestError struct {
-	Method, Path string
-	Err          error
-}
-
-func (e *requestError) Error() string { return fmt.Sprintf("%s %s: %v", e.Method, e.Path, e.Err) }
-func (e *requestError) Unwrap() error { return e.Err }
-
-// via wraps an error of a Client call with the request it made.
-func via(err error, method, path string) error {
-	if err == nil {
-		return nil
-	}
-	var re *registry.Error
-	if errors.As(err, &re) {
-		return &requestError{Method: method, Path: path, Err: err}
-	}
-	return err
-}
-
-func subjectPath(subject string) string { return "/subjects/" + url.PathEscape(subject) }
-
 // subjects returns the subjects, sorted: the live ones, or with deleted also
 // those whose versions are all soft-deleted.
 func (s *source) subjects(ctx context.Context, deleted bool) ([]string, error) {
 	return cached(ctx, s, "subjects?deleted="+strconv.FormatBool(deleted), short, func(ctx context.Context) ([]string, error) {
-		if !deleted {
-			out, err := s.c.Subjects(ctx)
-			return out, via(err, "GET", "/subjects")
+		if deleted {
+			return s.c.SubjectsIncludingDeleted(ctx)
 		}
-		var out []string
-		err := s.get(ctx, "/subjects?deleted=true", &out)
-		slices.Sort(out)
-		return out, err
+		return s.c.Subjects(ctx)
 	})
 }
 
@@ -301,10 +191,9 @@ var errNoListing = errors.New("ui: the registry cannot list schemas")
 // allSchemas returns every version of every subject (GET /schemas), live
 // ones or with deleted also soft-deleted ones: one request instead of one a
 // subject. errNoListing when the registry has no such endpoint.
-func (s *source) allSchemas(ctx context.Context, deleted bool) ([]schemaEntry, error) {
-	return cached(ctx, s, "schemas?deleted="+strconv.FormatBool(deleted), short, func(ctx context.Context) ([]schemaEntry, error) {
-		var out []schemaEntry
-		err := s.get(ctx, "/schemas?deleted="+strconv.FormatBool(deleted), &out)
+func (s *source) allSchemas(ctx context.Context, deleted bool) ([]registry.SchemaVersion, error) {
+	return cached(ctx, s, "schemas?deleted="+strconv.FormatBool(deleted), short, func(ctx context.Context) ([]registry.SchemaVersion, error) {
+		out, err := s.c.Schemas(ctx, deleted)
 		if errors.Is(err, registry.ErrNotFound) || errors.Is(err, registry.ErrMethodNotAllowed) {
 			return nil, errNoListing
 		}
@@ -315,16 +204,14 @@ func (s *source) allSchemas(ctx context.Context, deleted bool) ([]schemaEntry, e
 // globalLevel returns the registry's default compatibility level.
 func (s *source) globalLevel(ctx context.Context) (compat.Level, error) {
 	return cached(ctx, s, "config", short, func(ctx context.Context) (compat.Level, error) {
-		l, err := s.c.GlobalCompatibility(ctx)
-		return l, via(err, "GET", "/config")
+		return s.c.GlobalCompatibility(ctx)
 	})
 }
 
 // ownLevel returns the level set on subject itself ("" when none).
 func (s *source) ownLevel(ctx context.Context, subject string) (compat.Level, error) {
 	return cached(ctx, s, "config/"+subject, short, func(ctx context.Context) (compat.Level, error) {
-		l, err := s.c.SubjectCompatibility(ctx, subject)
-		return l, via(err, "GET", "/config/"+url.PathEscape(subject))
+		return s.c.SubjectCompatibility(ctx, subject)
 	})
 }
 
@@ -348,15 +235,12 @@ func (s *source) level(ctx context.Context, subject string) (level, error) {
 // global one when it has none. Registries without the mode API answer "".
 func (s *source) mode(ctx context.Context, subject string) (string, error) {
 	return cached(ctx, s, "mode/"+subject, short, func(ctx context.Context) (string, error) {
-		var out struct {
-			Mode string `json:"mode"`
-		}
-		err := s.get(ctx, "/mode/"+url.PathEscape(subject)+"?defaultToGlobal=true", &out)
+		m, err := s.c.Mode(ctx, subject)
 		var re *registry.Error
 		if errors.As(err, &re) && re.HTTPStatus < 500 {
 			return "", nil
 		}
-		return out.Mode, err
+		return m, err
 	})
 }
 
@@ -364,53 +248,37 @@ func (s *source) mode(ctx context.Context, subject string) (string, error) {
 // with deleted also the soft-deleted ones.
 func (s *source) versions(ctx context.Context, subject string, deleted bool) ([]int, error) {
 	return cached(ctx, s, "versions/"+subject+"?deleted="+strconv.FormatBool(deleted), short, func(ctx context.Context) ([]int, error) {
-		vs, err := s.c.Versions(ctx, subject, deleted)
-		return vs, via(err, "GET", subjectPath(subject)+"/versions")
+		return s.c.Versions(ctx, subject, deleted)
 	})
 }
 
 // version returns version v of subject ("latest" is -1), soft-deleted or
 // not.
-func (s *source) version(ctx context.Context, subject string, v int) (*schemaEntry, error) {
+func (s *source) version(ctx context.Context, subject string, v int) (*registry.SchemaVersion, error) {
 	vs := strconv.Itoa(v)
 	if v < 0 {
 		vs = "latest"
 	}
-	return cached(ctx, s, "version/"+subject+"/"+vs, short, func(ctx context.Context) (*schemaEntry, error) {
-		var out schemaEntry
-		path := subjectPath(subject) + "/versions/" + vs
-		if v >= 0 {
-			path += "?deleted=true"
+	return cached(ctx, s, "version/"+subject+"/"+vs, short, func(ctx context.Context) (*registry.SchemaVersion, error) {
+		if v < 0 {
+			return s.c.LatestVersion(ctx, subject)
 		}
-		if err := s.get(ctx, path, &out); err != nil {
-			return nil, err
-		}
-		if out.Subject == "" {
-			out.Subject = subject
-		}
-		return &out, nil
+		return s.c.VersionIncludingDeleted(ctx, subject, v)
 	})
 }
 
 // schemaByID returns the schema of an ID (without subject or version).
-func (s *source) schemaByID(ctx context.Context, id int) (*schemaEntry, error) {
-	return cached(ctx, s, "id/"+strconv.Itoa(id), forever, func(ctx context.Context) (*schemaEntry, error) {
-		var out schemaEntry
-		if err := s.get(ctx, "/schemas/ids/"+strconv.Itoa(id), &out); err != nil {
-			return nil, err
-		}
-		out.ID = id
-		return &out, nil
+func (s *source) schemaByID(ctx context.Context, id int) (*registry.SchemaVersion, error) {
+	return cached(ctx, s, "id/"+strconv.Itoa(id), forever, func(ctx context.Context) (*registry.SchemaVersion, error) {
+		return s.c.SchemaByID(ctx, id)
 	})
 }
 
 // idVersions returns every subject and version that uses a schema ID,
 // soft-deleted ones included.
-func (s *source) idVersions(ctx context.Context, id int) ([]subjectVersion, error) {
-	return cached(ctx, s, "id-versions/"+strconv.Itoa(id), short, func(ctx context.Context) ([]subjectVersion, error) {
-		var out []subjectVersion
-		err := s.get(ctx, "/schemas/ids/"+strconv.Itoa(id)+"/versions?deleted=true", &out)
-		return out, err
+func (s *source) idVersions(ctx context.Context, id int) ([]registry.SubjectVersion, error) {
+	return cached(ctx, s, "id-versions/"+strconv.Itoa(id), short, func(ctx context.Context) ([]registry.SubjectVersion, error) {
+		return s.c.SubjectVersionsByIDIncludingDeleted(ctx, id)
 	})
 }
 
@@ -418,77 +286,23 @@ func (s *source) idVersions(ctx context.Context, id int) ([]subjectVersion, erro
 // subject.
 func (s *source) referencedBy(ctx context.Context, subject string, v int) ([]int, error) {
 	return cached(ctx, s, "referencedby/"+subject+"/"+strconv.Itoa(v), short, func(ctx context.Context) ([]int, error) {
-		var out []int
-		err := s.get(ctx, subjectPath(subject)+"/versions/"+strconv.Itoa(v)+"/referencedby", &out)
-		return out, err
+		return s.c.ReferencedBy(ctx, subject, v)
 	})
 }
 
-// errReferenceCycle is a schema whose references lead back to it.
-var errReferenceCycle = errors.New("references form a cycle")
-
 // parse parses a registry schema with its references, each resolved from
-// the registry, parsed once per schema ID.
-func (s *source) parse(ctx context.Context, e *schemaEntry) (*compat.Schema, error) {
-	return s.parseStack(ctx, e, nil)
+// the registry through the cache, parsed once per schema ID.
+func (s *source) parse(ctx context.Context, sv *registry.SchemaVersion) (*compat.Schema, error) {
+	return s.res.Parse(ctx, sv)
 }
 
-func (s *source) parseStack(ctx context.Context, e *schemaEntry, stack []int) (*compat.Schema, error) {
-	if !e.avro() {
-		return nil, fmt.Errorf("a %s schema, not Avro", e.SchemaType)
+// problem is what a page says of a schema that does not parse: the
+// Resolver's error without its "registry: ..." wrapping.
+func problem(err error) error {
+	if u := errors.Unwrap(err); u != nil && !isRegistryFault(err) {
+		return u
 	}
-	if e.ID > 0 {
-		s.pmu.Lock()
-		p, ok := s.parsed[e.ID]
-		s.pmu.Unlock()
-		if ok {
-			return p.s, p.err
-		}
-		if slices.Contains(stack, e.ID) {
-			return nil, errReferenceCycle
-		}
-	}
-	refs, err := s.resolve(ctx, e.References, append(stack, e.ID))
-	if err != nil {
-		var re *registry.Error
-		if errors.As(err, &re) && re.HTTPStatus >= 500 {
-			return nil, err
-		}
-		var te *registry.TransportError
-		if errors.As(err, &te) {
-			return nil, err // the registry's fault, not the schema's: not cached
-		}
-	}
-	var sch *compat.Schema
-	if err == nil {
-		sch, err = compat.Parse([]byte(e.Schema), refs...)
-	}
-	if e.ID > 0 {
-		s.pmu.Lock()
-		if len(s.parsed) >= maxEntries {
-			clear(s.parsed)
-		}
-		s.parsed[e.ID] = parsedSchema{sch, err}
-		s.pmu.Unlock()
-	}
-	return sch, err
-}
-
-// resolve parses the schemas references name.
-func (s *source) resolve(ctx context.Context, refs []registry.Reference, stack []int) ([]*compat.Schema, error) {
-	var out []*compat.Schema
-	for _, r := range refs {
-		dep, err := s.version(ctx, r.Subject, r.Version)
-		if err != nil {
-			return nil, fmt.Errorf("reference %s (%s version %d): %w", r.Name, r.Subject, r.Version, err)
-		}
-		p, err := s.parseStack(ctx, dep, stack)
-		if err != nil {
-			return nil, fmt.Errorf("reference %s (%s version %d): %w", r.Name, r.Subject, r.Version, err)
-		}
-		out = append(out, p)
-	}
-	return out, nil
+	return err
 }
 
 // parallel runs fn(i) for i in [0, n) on at most workers goroutines, and

@@ -92,7 +92,7 @@ type link struct {
 type versionData struct {
 	base
 	Subject string
-	Entry   *schemaEntry
+	Entry   *registry.SchemaVersion
 	// Requested is the version as the URL says it ("latest" or a number).
 	Requested string
 	Deleted   bool
@@ -140,7 +140,7 @@ func (s *server) versionPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d := versionData{base: s.base(subject+" version "+strconv.Itoa(e.Version), "subjects"), Subject: subject, Entry: e,
-		Requested: req, Deleted: !slices.Contains(live, e.Version), Avro: e.avro(), Pretty: pretty(e.Schema), Event: s.events[subject]}
+		Requested: req, Deleted: !slices.Contains(live, e.Version), Avro: e.IsAvro(), Pretty: pretty(e.Schema), Event: s.events[subject]}
 	if len(live) > 0 {
 		d.Latest = live[len(live)-1]
 	}
@@ -225,7 +225,7 @@ func (s *server) uses(ctx context.Context, ids []int) ([]link, error) {
 type idData struct {
 	base
 	ID     int
-	Entry  *schemaEntry
+	Entry  *registry.SchemaVersion
 	Pretty string
 	Uses   []idRow
 }

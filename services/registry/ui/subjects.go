@@ -141,7 +141,7 @@ func flag(r *http.Request, name string) bool {
 }
 
 // idRows are the uses of a schema ID, live or not.
-func (s *server) idRows(ctx context.Context, uses []subjectVersion) ([]idRow, error) {
+func (s *server) idRows(ctx context.Context, uses []registry.SubjectVersion) ([]idRow, error) {
 	rows := make([]idRow, len(uses))
 	err := parallel(ctx, len(uses), s.cfg.Concurrency, func(ctx context.Context, i int) error {
 		u := uses[i]
@@ -172,7 +172,7 @@ func (s *server) subjectRows(ctx context.Context, deleted bool, by, q string) ([
 	}
 	// Every version of every subject, in one request where the registry
 	// lists schemas; the soft-deleted ones only when asked for.
-	versions := map[string][]schemaEntry{}
+	versions := map[string][]registry.SchemaVersion{}
 	listed := true
 	for _, del := range []bool{false, true} {
 		if del && !deleted {
@@ -228,7 +228,7 @@ func (s *server) subjectRows(ctx context.Context, deleted bool, by, q string) ([
 			if len(vs) == 0 {
 				return nil
 			}
-			var got []schemaEntry
+			var got []registry.SchemaVersion
 			todo := vs[len(vs)-1:]
 			if by == byField && q != "" {
 				todo = vs
@@ -282,10 +282,10 @@ func (s *server) subjectRows(ctx context.Context, deleted bool, by, q string) ([
 
 // match searches a subject's versions, newest first, for a type or field
 // whose name contains q.
-func (s *server) match(versions []schemaEntry, q string) (string, int) {
+func (s *server) match(versions []registry.SchemaVersion, q string) (string, int) {
 	for i := len(versions) - 1; i >= 0; i-- {
 		e := &versions[i]
-		if !e.avro() {
+		if !e.IsAvro() {
 			continue
 		}
 		s.imu.Lock()
