@@ -8,6 +8,8 @@ import (
 	_ "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	_ "github.com/confluentinc/confluent-kafka-go/v2/schemaregistry"
 	_ "github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde/avrov2"
+	_ "github.com/google/uuid"
+	_ "github.com/linkedin/goavro/v2"
 	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/riferrei/srclient"
 	_ "github.com/twmb/franz-go/pkg/kfake"
