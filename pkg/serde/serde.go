@@ -1,0 +1,333 @@
+// Package serde turns events.Event values into Kafka record values and back,
+// through a Confluent-compatible schema registry: the Confluent wire format
+// (magic byte 0, the 4-byte big-endian schema ID, the Avro body).
+//
+// Serializing looks up (or, with AutoRegister, registers) the schema ID of an
+// event type once; after that, serializing makes no registry call.
+// Deserializing fetches the writer's schema by ID once, resolves it against
+// the reader type's schema (Avro schema resolution) once per (writer ID,
+// reader schema), and decodes into the compiled-in type; when the writer's
+// schema is the reader's own, the event's generated decoder reads the body
+// directly. Everything fetched is kept, so a Serde keeps working through a
+// registry outage for every schema it has seen.
+package serde
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hamba/avro/v2"
+
+	"github.com/waybill/waybill/pkg/events"
+	"github.com/waybill/waybill/pkg/registry"
+)
+
+// Opt configures a Serde.
+type Opt func(*Serde)
+
+// AutoRegister lets Serialize register an event's schema under its subject
+// when the registry does not have it yet. Off by default: schemas reach the
+// registry through `waybill registry push`, and a serializer only looks its
+// schema up, as Confluent recommends in production.
+func AutoRegister() Opt { return func(s *Serde) { s.autoRegister = true } }
+
+// WithLogger sets the logger a Serde reports registry lookups and
+// registrations on (at debug level); none by default.
+func WithLogger(l *slog.Logger) Opt { return func(s *Serde) { s.log = l } }
+
+// Serde serializes and deserializes events against one registry. It is safe
+// for concurrent use; share one per registry.
+type Serde struct {
+	client       *registry.Client
+	autoRegister bool
+	log          *slog.Logger
+
+	// ids maps a reader schema (by identity) to its subject and ID: the
+	// hot path of Serialize. Copy on write: readers never lock.
+	ids atomic.Pointer[map[avro.Schema]idEntry]
+	// codecs maps (writer ID, reader schema) to how to decode: the hot
+	// path of Deserialize. Copy on write.
+	codecs atomic.Pointer[map[codecKey]*codec]
+
+	mu sync.Mutex // serializes misses and the maps below
+	// byFingerprint is the ID of (subject, schema fingerprint).
+	byFingerprint map[fpKey]uint32
+	// writers are the schemas fetched by ID, parsed with their references.
+	writers map[uint32]avro.Schema
+	// refs are referenced versions fetched, by subject and version.
+	refs map[refKey]*registry.SchemaVersion
+}
+
+type idEntry struct {
+	subject string
+	id      uint32
+}
+
+type fpKey struct {
+	subject string
+	fp      [32]byte
+}
+
+type refKey struct {
+	subject string
+	version int
+}
+
+type codecKey struct {
+	id     uint32
+	reader avro.Schema
+}
+
+// codec is how to decode a writer ID's bodies into a reader type.
+type codec struct {
+	same     bool        // the writer's schema is the reader's: UnmarshalAvro
+	resolved avro.Schema // otherwise the resolved schema for avro.Unmarshal
+	err      error       // the writer cannot be read as the reader
+}
+
+// New returns a Serde on client.
+func New(client *registry.Client, opts ...Opt) *Serde {
+	s := &Serde{
+		client:        client,
+		log:           slog.New(slog.DiscardHandler),
+		byFingerprint: map[fpKey]uint32{},
+		writers:       map[uint32]avro.Schema{},
+		refs:          map[refKey]*registry.SchemaVersion{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	ids := map[avro.Schema]idEntry{}
+	s.ids.Store(&ids)
+	codecs := map[codecKey]*codec{}
+	s.codecs.Store(&codecs)
+	return s
+}
+
+// Serialize returns ev as a record value in the Confluent wire format, and
+// the schema ID it carries.
+func (s *Serde) Serialize(ctx context.Context, ev events.Event) (value []byte, schemaID uint32, err error) {
+	return s.AppendSerialize(ctx, make([]byte, 0, 64), ev)
+}
+
+// AppendSerialize appends ev's record value to dst: the hot path of a
+// producer that reuses its buffer. After the first call for an event type it
+// makes no registry call and allocates nothing of its own.
+func (s *Serde) AppendSerialize(ctx context.Context, dst []byte, ev events.Event) ([]byte, uint32, error) {
+	sch := ev.Schema()
+	e, ok := (*s.ids.Load())[sch]
+	if !ok || e.subject != ev.Subject() {
+		var err error
+		if e.id, err = s.schemaID(ctx, ev); err != nil {
+			return dst, 0, err
+		}
+	}
+	dst = append(dst, magic, byte(e.id>>24), byte(e.id>>16), byte(e.id>>8), byte(e.id))
+	out, err := ev.AppendAvro(dst)
+	if err != nil {
+		return dst[:len(dst)-headerLen], 0, &EncodeError{Subject: ev.Subject(), Version: ev.EventVersion(), Err: err}
+	}
+	return out, e.id, nil
+}
+
+// SchemaID returns the registry's ID for ev's schema: from the cache, or
+// looked up (registered, with AutoRegister) and cached.
+func (s *Serde) SchemaID(ctx context.Context, ev events.Event) (uint32, error) {
+	if e, ok := (*s.ids.Load())[ev.Schema()]; ok && e.subject == ev.Subject() {
+		return e.id, nil
+	}
+	return s.schemaID(ctx, ev)
+}
+
+func (s *Serde) schemaID(ctx context.Context, ev events.Event) (uint32, error) {
+	sch, subject := ev.Schema(), ev.Subject()
+	key := fpKey{subject, sch.Fingerprint()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.byFingerprint[key]
+	if !ok {
+		refs := make([]registry.Reference, len(ev.References()))
+		for i, r := range ev.References() {
+			refs[i] = registry.Reference(r)
+		}
+		var n int
+		var err error
+		if s.autoRegister {
+			n, err = s.client.Register(ctx, subject, ev.SchemaText(), refs)
+			s.log.Debug("serde: registered schema", "subject", subject, "version", ev.EventVersion(), "id", n, "err", err)
+		} else {
+			var sv *registry.SchemaVersion
+			if sv, err = s.client.Lookup(ctx, subject, ev.SchemaText(), refs); err == nil {
+				n = sv.ID
+			}
+			s.log.Debug("serde: looked schema up", "subject", subject, "version", ev.EventVersion(), "id", n, "err", err)
+		}
+		if err != nil {
+			return 0, &SchemaError{Subject: subject, Version: ev.EventVersion(), AutoRegister: s.autoRegister, Err: err}
+		}
+		id = uint32(n)
+		s.byFingerprint[key] = id
+		// The ID's schema is this one: Deserialize need not fetch it.
+		if _, ok := s.writers[id]; !ok {
+			s.writers[id] = sch
+		}
+	}
+	old := *s.ids.Load()
+	if e, ok := old[sch]; !ok || e.subject == subject {
+		// A schema value shared by two subjects stays on the slow path.
+		ids := make(map[avro.Schema]idEntry, len(old)+1)
+		for k, v := range old {
+			ids[k] = v
+		}
+		ids[sch] = idEntry{subject, id}
+		s.ids.Store(&ids)
+	}
+	return id, nil
+}
+
+// Deserialize decodes a record value in the Confluent wire format into into,
+// resolving the writer's schema against into's when they differ.
+func (s *Serde) Deserialize(ctx context.Context, value []byte, into events.Event) error {
+	id, body, err := parseWire(value)
+	if err != nil {
+		return err
+	}
+	reader := into.Schema()
+	c, ok := (*s.codecs.Load())[codecKey{id, reader}]
+	if !ok {
+		if c, err = s.codec(ctx, id, into); err != nil {
+			return err
+		}
+	}
+	switch {
+	case c.err != nil:
+		return c.err
+	case c.same:
+		err = into.UnmarshalAvro(body)
+	default:
+		err = avro.Unmarshal(c.resolved, body, into)
+	}
+	if err != nil {
+		return &DecodeError{ID: id, Subject: into.Subject(), Version: into.EventVersion(), Err: err}
+	}
+	return nil
+}
+
+// codec builds and caches how to decode writer ID id into into's type.
+func (s *Serde) codec(ctx context.Context, id uint32, into events.Event) (*codec, error) {
+	reader := into.Schema()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := codecKey{id, reader}
+	if c, ok := (*s.codecs.Load())[key]; ok {
+		return c, nil
+	}
+	writer, err := s.writer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c := &codec{}
+	if writer.Fingerprint() == reader.Fingerprint() {
+		c.same = true
+	} else if c.resolved, err = avro.NewSchemaCompatibility().Resolve(reader, writer); err != nil {
+		c.err = s.incompatible(ctx, id, into, err)
+	}
+	old := *s.codecs.Load()
+	codecs := make(map[codecKey]*codec, len(old)+1)
+	for k, v := range old {
+		codecs[k] = v
+	}
+	codecs[key] = c
+	s.codecs.Store(&codecs)
+	return c, nil
+}
+
+// incompatible names both versions of a writer the reader cannot read: the
+// writer's subject and version as the registry has them (best effort: one
+// request, on this error path only).
+func (s *Serde) incompatible(ctx context.Context, id uint32, into events.Event, err error) error {
+	e := &IncompatibleError{
+		WriterID: id, ReaderSubject: into.Subject(), ReaderVersion: into.EventVersion(), Err: err,
+	}
+	if svs, lerr := s.client.SubjectVersionsByID(ctx, int(id)); lerr == nil {
+		e.Writers = svs
+	}
+	return e
+}
+
+// writer returns the schema with ID id, parsed with its references; s.mu is
+// held.
+func (s *Serde) writer(ctx context.Context, id uint32) (avro.Schema, error) {
+	if w, ok := s.writers[id]; ok {
+		return w, nil
+	}
+	sv, err := s.client.SchemaByID(ctx, int(id))
+	if err != nil {
+		if errors.Is(err, registry.ErrSchemaNotFound) {
+			return nil, &UnknownSchemaError{ID: id, Err: err}
+		}
+		return nil, fmt.Errorf("serde: fetching the writer's schema (ID %d): %w", id, err)
+	}
+	if !sv.IsAvro() {
+		return nil, fmt.Errorf("serde: schema ID %d is a %s schema, not Avro", id, sv.SchemaType)
+	}
+	cache := &avro.SchemaCache{}
+	if err := s.addRefs(ctx, cache, sv.References, nil); err != nil {
+		return nil, fmt.Errorf("serde: the writer's schema (ID %d): %w", id, err)
+	}
+	w, err := avro.ParseWithCache(sv.Schema, "", cache)
+	if err != nil {
+		return nil, fmt.Errorf("serde: the writer's schema (ID %d) does not parse: %w", id, err)
+	}
+	s.writers[id] = w
+	return w, nil
+}
+
+// addRefs parses the referenced schemas (theirs first) into cache.
+func (s *Serde) addRefs(ctx context.Context, cache *avro.SchemaCache, refs []registry.Reference, stack []refKey) error {
+	for _, r := range refs {
+		key := refKey{r.Subject, r.Version}
+		for _, k := range stack {
+			if k == key {
+				return fmt.Errorf("reference %s (%s version %d): %w", r.Name, r.Subject, r.Version, registry.ErrReferenceCycle)
+			}
+		}
+		sv, ok := s.refs[key]
+		if !ok {
+			var err error
+			if sv, err = s.client.Version(ctx, r.Subject, r.Version); err != nil {
+				return fmt.Errorf("reference %s (%s version %d): %w", r.Name, r.Subject, r.Version, err)
+			}
+			s.refs[key] = sv
+		}
+		if err := s.addRefs(ctx, cache, sv.References, append(stack, key)); err != nil {
+			return err
+		}
+		if _, err := avro.ParseWithCache(sv.Schema, "", cache); err != nil {
+			return fmt.Errorf("reference %s (%s version %d) does not parse: %w", r.Name, r.Subject, r.Version, err)
+		}
+	}
+	return nil
+}
+
+// The Confluent wire format's header.
+const (
+	magic     = 0
+	headerLen = 5
+)
+
+// parseWire splits a record value into its schema ID and Avro body.
+func parseWire(value []byte) (uint32, []byte, error) {
+	if len(value) < headerLen {
+		return 0, nil, &WireError{Reason: fmt.Sprintf("%d bytes, shorter than the 5-byte header", len(value)), Err: ErrShortValue}
+	}
+	if value[0] != magic {
+		return 0, nil, &WireError{Reason: fmt.Sprintf("magic byte 0x%02x, want 0x00", value[0]), Err: ErrMagicByte}
+	}
+	return binary.BigEndian.Uint32(value[1:headerLen]), value[headerLen:], nil
+}
