@@ -89,8 +89,10 @@ func (*ParcelV1) SchemaText() string             { return parcelV1Text }
 func (*ParcelV1) References() []events.Reference { return moneyRef }
 func (p *ParcelV1) UnmarshalAvro(b []byte) error { return avro.Unmarshal(schemaV1, b, p) }
 func (p *ParcelV1) AppendAvro(dst []byte) ([]byte, error) {
-	b, err := avro.Marshal(schemaV1, p)
-	return append(dst, b...), err
+	// By hand, as generated code encodes: no reflection.
+	dst = appendString(dst, p.ID)
+	dst = appendLong(dst, int64(p.Weight))
+	return p.Cost.appendAvro(dst), nil
 }
 
 type ParcelV2 struct {
@@ -111,8 +113,32 @@ func (*ParcelV2) SchemaText() string             { return parcelV2Text }
 func (*ParcelV2) References() []events.Reference { return moneyRef }
 func (p *ParcelV2) UnmarshalAvro(b []byte) error { return avro.Unmarshal(schemaV2, b, p) }
 func (p *ParcelV2) AppendAvro(dst []byte) ([]byte, error) {
-	b, err := avro.Marshal(schemaV2, p)
-	return append(dst, b...), err
+	dst = appendString(dst, p.ID)
+	dst = appendLong(dst, int64(p.Weight))
+	dst = p.Cost.appendAvro(dst)
+	if p.Note == nil {
+		dst = appendLong(dst, 0)
+	} else {
+		dst = appendString(appendLong(dst, 1), *p.Note)
+	}
+	return appendLong(dst, int64(p.Priority)), nil
+}
+
+func (m *Money) appendAvro(dst []byte) []byte {
+	return appendString(appendLong(dst, m.Amount), m.Currency)
+}
+
+func appendLong(dst []byte, v int64) []byte {
+	u := uint64(v<<1) ^ uint64(v>>63)
+	for u >= 0x80 {
+		dst = append(dst, byte(u)|0x80)
+		u >>= 7
+	}
+	return append(dst, byte(u))
+}
+
+func appendString(dst []byte, s string) []byte {
+	return append(appendLong(dst, int64(len(s))), s...)
 }
 
 var (

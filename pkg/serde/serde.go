@@ -47,9 +47,12 @@ type Serde struct {
 	autoRegister bool
 	log          *slog.Logger
 
+	// last is the entry Serialize used last: a producer of one event type
+	// compares two words and never hashes.
+	last atomic.Pointer[idEntry]
 	// ids maps a reader schema (by identity) to its subject and ID: the
 	// hot path of Serialize. Copy on write: readers never lock.
-	ids atomic.Pointer[map[avro.Schema]idEntry]
+	ids atomic.Pointer[map[avro.Schema]*idEntry]
 	// codecs maps (writer ID, reader schema) to how to decode: the hot
 	// path of Deserialize. Copy on write.
 	codecs atomic.Pointer[map[codecKey]*codec]
@@ -64,6 +67,7 @@ type Serde struct {
 }
 
 type idEntry struct {
+	schema  avro.Schema
 	subject string
 	id      uint32
 }
@@ -102,7 +106,7 @@ func New(client *registry.Client, opts ...Opt) *Serde {
 	for _, o := range opts {
 		o(s)
 	}
-	ids := map[avro.Schema]idEntry{}
+	ids := map[avro.Schema]*idEntry{}
 	s.ids.Store(&ids)
 	codecs := map[codecKey]*codec{}
 	s.codecs.Store(&codecs)
@@ -119,26 +123,31 @@ func (s *Serde) Serialize(ctx context.Context, ev events.Event) (value []byte, s
 // producer that reuses its buffer. After the first call for an event type it
 // makes no registry call and allocates nothing of its own.
 func (s *Serde) AppendSerialize(ctx context.Context, dst []byte, ev events.Event) ([]byte, uint32, error) {
-	sch := ev.Schema()
-	e, ok := (*s.ids.Load())[sch]
-	if !ok || e.subject != ev.Subject() {
+	var id uint32
+	sch, subject := ev.Schema(), ev.Subject()
+	if e := s.last.Load(); e != nil && e.schema == sch && e.subject == subject {
+		id = e.id
+	} else if e := (*s.ids.Load())[sch]; e != nil && e.subject == subject {
+		id = e.id
+		s.last.Store(e)
+	} else {
 		var err error
-		if e.id, err = s.schemaID(ctx, ev); err != nil {
+		if id, err = s.schemaID(ctx, ev); err != nil {
 			return dst, 0, err
 		}
 	}
-	dst = append(dst, magic, byte(e.id>>24), byte(e.id>>16), byte(e.id>>8), byte(e.id))
+	dst = append(dst, magic, byte(id>>24), byte(id>>16), byte(id>>8), byte(id))
 	out, err := ev.AppendAvro(dst)
 	if err != nil {
 		return dst[:len(dst)-headerLen], 0, &EncodeError{Subject: ev.Subject(), Version: ev.EventVersion(), Err: err}
 	}
-	return out, e.id, nil
+	return out, id, nil
 }
 
 // SchemaID returns the registry's ID for ev's schema: from the cache, or
 // looked up (registered, with AutoRegister) and cached.
 func (s *Serde) SchemaID(ctx context.Context, ev events.Event) (uint32, error) {
-	if e, ok := (*s.ids.Load())[ev.Schema()]; ok && e.subject == ev.Subject() {
+	if e := (*s.ids.Load())[ev.Schema()]; e != nil && e.subject == ev.Subject() {
 		return e.id, nil
 	}
 	return s.schemaID(ctx, ev)
@@ -178,13 +187,14 @@ func (s *Serde) schemaID(ctx context.Context, ev events.Event) (uint32, error) {
 		}
 	}
 	old := *s.ids.Load()
-	if e, ok := old[sch]; !ok || e.subject == subject {
-		// A schema value shared by two subjects stays on the slow path.
-		ids := make(map[avro.Schema]idEntry, len(old)+1)
+	if e := old[sch]; e == nil {
+		// A schema value shared by two subjects stays on the slow path
+		// for the second.
+		ids := make(map[avro.Schema]*idEntry, len(old)+1)
 		for k, v := range old {
 			ids[k] = v
 		}
-		ids[sch] = idEntry{subject, id}
+		ids[sch] = &idEntry{sch, subject, id}
 		s.ids.Store(&ids)
 	}
 	return id, nil
