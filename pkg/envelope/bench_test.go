@@ -1,0 +1,52 @@
+package envelope
+
+import "testing"
+
+func BenchmarkAppendWire(b *testing.B) {
+	body := make([]byte, 200)
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendWire(buf[:0], 7, body)
+	}
+}
+
+func BenchmarkParseWire(b *testing.B) {
+	v := AppendWire(nil, 7, make([]byte, 200))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := ParseWire(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncode is the full envelope: a new UUIDv7, the time, a new trace,
+// the key, value and ten headers, for a 200-byte body.
+func BenchmarkEncode(b *testing.B) {
+	e := testEnvelope()
+	e.ID, e.TraceParent = "", TraceParent{}
+	e.Body = make([]byte, 200)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Encode(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	e := testEnvelope()
+	e.Body = make([]byte, 200)
+	m, err := Encode(e)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := Decoder{KnownType: KnownTypes(e.Type)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.Decode(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,164 @@
+package envelope
+
+import (
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+)
+
+// TraceParent is a W3C Trace Context traceparent
+// (https://www.w3.org/TR/trace-context/#traceparent-header): the trace an
+// event belongs to, the span that produced it, and the trace flags. Its zero
+// value means "no trace".
+type TraceParent struct {
+	TraceID [16]byte
+	SpanID  [8]byte // the parent-id field: the span of the producer
+	Flags   byte    // bit 0 is "sampled"
+}
+
+// TraceParentLen is the length of a version-00 traceparent.
+const TraceParentLen = 55
+
+// NewTrace starts a new trace: a random trace ID and span ID, and the sampled
+// flag set.
+func NewTrace() TraceParent {
+	var t TraceParent
+	for t.TraceID == ([16]byte{}) {
+		fillRandom(t.TraceID[:])
+	}
+	t.SpanID = newSpanID()
+	t.Flags = 0x01
+	return t
+}
+
+// Child continues the trace: the same trace ID and flags with a new span ID,
+// for the event a consumer produces in reaction to one it received. On the
+// zero TraceParent (the received event carried none) it starts a new trace,
+// so `out.TraceParent = in.TraceParent.Child()` is always right.
+func (t TraceParent) Child() TraceParent {
+	if t.IsZero() {
+		return NewTrace()
+	}
+	t.SpanID = newSpanID()
+	return t
+}
+
+// IsZero reports whether t is the zero TraceParent (no trace).
+func (t TraceParent) IsZero() bool { return t == TraceParent{} }
+
+// String returns the version-00 header value,
+// "00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>".
+func (t TraceParent) String() string { return string(t.appendTo(make([]byte, 0, TraceParentLen))) }
+
+func (t TraceParent) appendTo(dst []byte) []byte {
+	dst = append(dst, '0', '0', '-')
+	dst = hex.AppendEncode(dst, t.TraceID[:])
+	dst = append(dst, '-')
+	dst = hex.AppendEncode(dst, t.SpanID[:])
+	dst = append(dst, '-')
+	return hex.AppendEncode(dst, []byte{t.Flags})
+}
+
+func (t TraceParent) validate() error {
+	switch {
+	case t.TraceID == [16]byte{}:
+		return errors.New("has an all-zero trace ID")
+	case t.SpanID == [8]byte{}:
+		return errors.New("has an all-zero parent ID")
+	}
+	return nil
+}
+
+// ParseTraceParent parses a traceparent header value. Version 00 must be
+// exactly "00-<32 hex>-<16 hex>-<2 hex>" in lowercase hex; a later version
+// (not ff) may carry more fields after a '-', which are ignored, as the W3C
+// specification asks. The trace ID and parent ID must not be all zeros. The
+// error is an *Error of kind ErrMalformedHeader.
+func ParseTraceParent(s string) (TraceParent, error) {
+	t, reason := parseTraceParent([]byte(s))
+	if reason != "" {
+		return TraceParent{}, malformed(HeaderTraceParent, []byte(s), "%s", reason)
+	}
+	return t, nil
+}
+
+func parseTraceParent(b []byte) (TraceParent, string) {
+	var t TraceParent
+	if len(b) < TraceParentLen {
+		return t, "is not 00-<32 hex>-<16 hex>-<2 hex> (too short)"
+	}
+	if b[2] != '-' || b[35] != '-' || b[52] != '-' {
+		return t, "is not 00-<32 hex>-<16 hex>-<2 hex> (misplaced '-')"
+	}
+	var v [1]byte
+	if !lowerHex(v[:], b[0:2]) {
+		return t, "has a version that is not 2 lowercase hex digits"
+	}
+	switch {
+	case v[0] == 0xff:
+		return t, "has the invalid version ff"
+	case v[0] == 0 && len(b) != TraceParentLen:
+		return t, "is not 00-<32 hex>-<16 hex>-<2 hex> (too long for version 00)"
+	case len(b) > TraceParentLen && b[TraceParentLen] != '-':
+		return t, "has a later version but no '-' after the flags"
+	}
+	if !lowerHex(t.TraceID[:], b[3:35]) {
+		return t, "has a trace ID that is not 32 lowercase hex digits"
+	}
+	if !lowerHex(t.SpanID[:], b[36:52]) {
+		return t, "has a parent ID that is not 16 lowercase hex digits"
+	}
+	var f [1]byte
+	if !lowerHex(f[:], b[53:55]) {
+		return t, "has flags that are not 2 lowercase hex digits"
+	}
+	t.Flags = f[0]
+	if err := t.validate(); err != nil {
+		return TraceParent{}, err.Error()
+	}
+	return t, ""
+}
+
+// lowerHex decodes src (lowercase hex only, len(src) == 2*len(dst)) into dst.
+func lowerHex(dst, src []byte) bool {
+	for i := range dst {
+		hi, ok1 := nibble(src[2*i])
+		lo, ok2 := nibble(src[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return true
+}
+
+func nibble(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+func newSpanID() [8]byte {
+	var s [8]byte
+	for s == ([8]byte{}) {
+		fillRandom(s[:])
+	}
+	return s
+}
+
+// fillRandom fills b from math/rand/v2's per-goroutine ChaCha8 source: trace
+// and span IDs must be random, not secret, and this is fast and lock-free.
+func fillRandom(b []byte) {
+	for len(b) > 0 {
+		x := rand.Uint64()
+		for i := 0; i < 8 && len(b) > 0; i++ {
+			b[0] = byte(x)
+			x >>= 8
+			b = b[1:]
+		}
+	}
+}
