@@ -30,9 +30,9 @@ build: ## build bin/waybill
 test: ## run every test with the race detector
 	$(GO) test -race -count=1 ./...
 
-# Codegen comes in a later issue; until then `go generate` has nothing to do.
+# The typed event packages under pkg/events, from schemas/ (package codegen).
 generate: ## regenerate generated code (pkg/events)
-	$(GO) generate ./...
+	$(GO) run ./cmd/waybill gen --schemas $(SCHEMAS) --out pkg/events
 
 # CI: fail when `make generate` leaves a diff in the generated code.
 check-generated: generate
