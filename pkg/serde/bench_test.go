@@ -6,6 +6,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 
+	"github.com/waybill/waybill/pkg/events"
 	"github.com/waybill/waybill/pkg/serde"
 )
 
@@ -18,6 +19,31 @@ func BenchmarkEncode(b *testing.B) {
 		for b.Loop() {
 			var err error
 			if buf, err = p2.AppendAvro(buf[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("AppendAvro/events.Event", func(b *testing.B) {
+		// Through the interface, as the serde calls it.
+		var ev events.Event = p2
+		b.ReportAllocs()
+		for b.Loop() {
+			var err error
+			if buf, err = ev.AppendAvro(buf[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Writer.Append", func(b *testing.B) {
+		s := serde.New(newEnv(b).client)
+		w, err := serde.NewWriter(context.Background(), s, p2)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			if buf, err = w.Append(buf[:0], p2); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -65,6 +91,15 @@ func BenchmarkDecode(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if err := into.UnmarshalAvro(v2[5:]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Deserialize/v1-as-v1", func(b *testing.B) {
+		var p ParcelV1
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.Deserialize(ctx, v1, &p); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -205,3 +205,24 @@ func newEnv(t testing.TB) *env {
 }
 
 func str(s string) *string { return &s }
+
+var schemaV3 = parse(nopTB{}, parcelV3Text)
+
+// ParcelV3 drops id: v2 cannot read it.
+type ParcelV3 struct {
+	Weight int32 `avro:"weight"`
+	Cost   Money `avro:"cost"`
+}
+
+func (*ParcelV3) EventType() string              { return parcelName }
+func (*ParcelV3) EventVersion() int              { return 3 }
+func (*ParcelV3) Subject() string                { return subject }
+func (*ParcelV3) Topic() string                  { return topic }
+func (*ParcelV3) Key() string                    { return "" }
+func (*ParcelV3) Schema() avro.Schema            { return schemaV3 }
+func (*ParcelV3) SchemaText() string             { return parcelV3Text }
+func (*ParcelV3) References() []events.Reference { return moneyRef }
+func (p *ParcelV3) UnmarshalAvro(b []byte) error { return avro.Unmarshal(schemaV3, b, p) }
+func (p *ParcelV3) AppendAvro(dst []byte) ([]byte, error) {
+	return p.Cost.appendAvro(appendLong(dst, int64(p.Weight))), nil
+}

@@ -202,11 +202,14 @@ func TestIncompatibleWriter(t *testing.T) {
 	if err := e.client.SetCompatibility(ctx, subject, compat.None); err != nil {
 		t.Fatal(err)
 	}
-	id3, err := e.client.Register(ctx, subject, parcelV3Text, []registry.Reference{registry.Reference(moneyRef[0])})
+	value, _, err := serde.New(e.client, serde.AutoRegister()).Serialize(ctx, &ParcelV3{Weight: 256, Cost: Money{1, "EUR"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	value := []byte{0, 0, 0, 0, byte(id3), 0x80, 0x04, 0x02, 0x06, 'E', 'U', 'R'}
+	var v3 ParcelV3
+	if err := serde.New(e.client).Deserialize(ctx, value, &v3); err != nil || v3.Weight != 256 {
+		t.Fatalf("v3 as v3: %+v, %v", v3, err)
+	}
 	d := serde.New(e.client)
 	err = d.Deserialize(ctx, value, new(ParcelV2))
 	var ie *serde.IncompatibleError
@@ -253,5 +256,36 @@ func TestLookupOnlyByDefault(t *testing.T) {
 	}
 	if diff := cmp.Diff(p2, &got); diff != "" {
 		t.Errorf("auto-registered (ID %d) round trip (-want +got):\n%s", id, diff)
+	}
+}
+
+func TestWriter(t *testing.T) {
+	e := newEnv(t)
+	s := serde.New(e.client)
+	ctx := context.Background()
+	w, err := serde.NewWriter(ctx, s, p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(w.SchemaID()) != e.ids["v2"] {
+		t.Errorf("Writer's ID %d, want %d", w.SchemaID(), e.ids["v2"])
+	}
+	n := e.count.n.Load()
+	got, err := w.Append(nil, p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := s.Serialize(ctx, p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("Writer: % x, Serialize: % x", got, want)
+	}
+	if m := e.count.n.Load(); m != n {
+		t.Errorf("Append and a warm Serialize made %d requests", m-n)
+	}
+	if _, err := serde.NewWriter(ctx, serde.New(e.client), &ParcelV3{}); !errors.Is(err, registry.ErrSchemaNotFound) {
+		t.Errorf("NewWriter of an unregistered schema: %v, want ErrSchemaNotFound", err)
 	}
 }
