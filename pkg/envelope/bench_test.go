@@ -1,6 +1,10 @@
 package envelope
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/google/uuid"
+)
 
 func BenchmarkAppendWire(b *testing.B) {
 	body := make([]byte, 200)
@@ -46,6 +50,55 @@ func BenchmarkDecode(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := d.Decode(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncodeFixed is Encode with ID, Time and TraceParent given: the
+// framing and headers alone, without UUIDv7, clock and trace generation.
+func BenchmarkEncodeFixed(b *testing.B) {
+	e := testEnvelope()
+	e.Body = make([]byte, 200)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Encode(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkNewV7(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := uuid.NewV7(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncodeInto is BenchmarkEncode into a reused Message.
+func BenchmarkEncodeInto(b *testing.B) {
+	e := testEnvelope()
+	e.ID, e.TraceParent = "", TraceParent{}
+	e.Body = make([]byte, 200)
+	var m Message
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := EncodeInto(&m, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncodeIntoFixed is EncodeInto with ID, Time and TraceParent given.
+func BenchmarkEncodeIntoFixed(b *testing.B) {
+	e := testEnvelope()
+	e.Body = make([]byte, 200)
+	var m Message
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := EncodeInto(&m, e); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -65,6 +65,8 @@ type Message struct {
 	Key     []byte
 	Value   []byte
 	Headers []Header
+
+	buf []byte // the memory behind Key, Value and the header values (EncodeInto)
 }
 
 // Header returns the value of the first header named key.
@@ -120,8 +122,21 @@ func NewID() (string, error) {
 // header values share one allocation; with the headers slice and
 // uuid.NewV7 (when ID is empty) that is three allocations per message.
 func Encode(e Envelope) (Message, error) {
+	var m Message
+	err := EncodeInto(&m, e)
+	return m, err
+}
+
+// EncodeInto is Encode into m, reusing the memory of the message m held
+// before (its key, value, header values and headers slice), so a producer
+// that encodes message after message into one Message allocates nothing
+// after the first but the UUIDv7 of an empty ID. Use it only once the
+// previous message is no longer needed (confluent-kafka-go's Produce copies
+// key, value and headers before it returns). On error m is left empty.
+func EncodeInto(m *Message, e Envelope) error {
 	if err := e.check(); err != nil {
-		return Message{}, err
+		*m = Message{}
+		return err
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now()
@@ -132,7 +147,10 @@ func Encode(e Envelope) (Message, error) {
 	n := len(e.Subject) + WireHeaderLen + len(e.Body) + len(SpecVersion) + 36 + len(e.ID) +
 		len(e.Source) + len(e.Type) + len(time.RFC3339Nano) + len(e.Subject) + len(ContentType) +
 		len(Version) + 20 + TraceParentLen
-	buf := make([]byte, 0, n)
+	buf := m.buf[:0]
+	if cap(buf) < n {
+		buf = make([]byte, 0, n)
+	}
 	var off [12]int // boundaries: key, value, then the 10 header values
 	buf = append(buf, e.Subject...)
 	off[0] = len(buf)
@@ -143,7 +161,8 @@ func Encode(e Envelope) (Message, error) {
 	if e.ID == "" {
 		id, err := uuid.NewV7()
 		if err != nil {
-			return Message{}, err
+			*m = Message{}
+			return err
 		}
 		buf = appendUUID(buf, id)
 	} else {
@@ -173,22 +192,15 @@ func Encode(e Envelope) (Message, error) {
 		}
 		return buf[start:off[i]:off[i]]
 	}
-	return Message{
-		Key:   part(0),
-		Value: part(1),
-		Headers: []Header{
-			{HeaderSpecVersion, part(2)},
-			{HeaderID, part(3)},
-			{HeaderSource, part(4)},
-			{HeaderType, part(5)},
-			{HeaderTime, part(6)},
-			{HeaderSubject, part(7)},
-			{HeaderContentType, part(8)},
-			{HeaderEnvelope, part(9)},
-			{HeaderEventVersion, part(10)},
-			{HeaderTraceParent, part(11)},
-		},
-	}, nil
+	hs := m.Headers[:0]
+	if cap(hs) < numHeaders {
+		hs = make([]Header, 0, numHeaders)
+	}
+	for i := range numHeaders {
+		hs = append(hs, Header{headerNames[i], part(i + 2)})
+	}
+	*m = Message{Key: part(0), Value: part(1), Headers: hs, buf: buf}
+	return nil
 }
 
 func (e *Envelope) check() error {

@@ -77,6 +77,28 @@ func TestEncodeHeaders(t *testing.T) {
 	}
 }
 
+func TestEncodeInto(t *testing.T) {
+	var m Message
+	e := testEnvelope()
+	for _, subject := range []string{"a-much-longer-entity-id-than-before", "ord-1"} {
+		e.Subject = subject
+		if err := EncodeInto(&m, e); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(e, got); d != "" {
+			t.Errorf("(-want +got):\n%s", d)
+		}
+	}
+	e.Source = ""
+	if err := EncodeInto(&m, e); !errors.Is(err, ErrMissingHeader) || m.Value != nil || m.Headers != nil {
+		t.Errorf("error %v left %+v", err, m)
+	}
+}
+
 func TestRoundTrip(t *testing.T) {
 	e := testEnvelope()
 	m, err := Encode(e)
@@ -365,6 +387,11 @@ func TestEncodeAllocs(t *testing.T) {
 	e.ID = ""
 	if n := testing.AllocsPerRun(100, func() { _, _ = Encode(e) }); n > 3 {
 		t.Errorf("Encode: %v allocations, want at most 3 (buffer, headers, uuid.NewV7)", n)
+	}
+	var m Message
+	e.ID = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+	if n := testing.AllocsPerRun(100, func() { _ = EncodeInto(&m, e) }); n != 0 {
+		t.Errorf("EncodeInto a reused Message: %v allocations", n)
 	}
 	buf := make([]byte, 0, 64)
 	if n := testing.AllocsPerRun(100, func() { buf = AppendWire(buf[:0], 7, e.Body) }); n != 0 {
