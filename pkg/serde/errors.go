@@ -9,23 +9,6 @@ import (
 	"github.com/waybill/waybill/pkg/registry"
 )
 
-// The wire format's faults, for errors.Is on a *WireError.
-var (
-	ErrShortValue = errors.New("value shorter than the wire format's header")
-	ErrMagicByte  = errors.New("unknown magic byte")
-)
-
-// WireError is a record value that is not in the Confluent wire format.
-type WireError struct {
-	Reason string
-	Err    error // ErrShortValue or ErrMagicByte
-}
-
-func (e *WireError) Error() string { return "serde: not a Confluent wire format value: " + e.Reason }
-
-// Unwrap returns ErrShortValue or ErrMagicByte.
-func (e *WireError) Unwrap() error { return e.Err }
-
 // SchemaError is an event whose schema ID Serialize cannot get: the registry
 // does not have the schema (and AutoRegister is off), refused to register it,
 // or could not be reached. errors.Is(err, registry.ErrSubjectNotFound) and
@@ -67,17 +50,18 @@ func (e *EncodeError) Error() string {
 func (e *EncodeError) Unwrap() error { return e.Err }
 
 // UnknownSchemaError is a value whose schema ID the registry does not know.
-// errors.Is(err, registry.ErrSchemaNotFound) holds.
+// Err is the envelope's error of kind envelope.ErrUnknownSchemaID (so
+// envelope.Reason gives the dead-letter line), which wraps the registry's:
+// errors.Is(err, registry.ErrSchemaNotFound) and errors.Is(err,
+// envelope.ErrUnknownSchemaID) both hold.
 type UnknownSchemaError struct {
 	ID  uint32
 	Err error
 }
 
-func (e *UnknownSchemaError) Error() string {
-	return fmt.Sprintf("serde: schema ID %d is unknown to the registry: %v", e.ID, e.Err)
-}
+func (e *UnknownSchemaError) Error() string { return "serde: " + e.Err.Error() }
 
-// Unwrap returns the registry's error.
+// Unwrap returns the envelope's error.
 func (e *UnknownSchemaError) Unwrap() error { return e.Err }
 
 // IncompatibleError is a writer schema the reader type cannot read: Avro
@@ -115,7 +99,9 @@ func readerName(e *IncompatibleError) string {
 // Unwrap returns hamba's reason.
 func (e *IncompatibleError) Unwrap() error { return e.Err }
 
-// DecodeError is a body that does not decode with its writer's schema.
+// DecodeError is a body that does not decode with its writer's schema. Err
+// is the envelope's error of kind envelope.ErrUndecodableBody, which wraps
+// the decoder's.
 type DecodeError struct {
 	ID      uint32
 	Subject string
@@ -127,5 +113,5 @@ func (e *DecodeError) Error() string {
 	return fmt.Sprintf("serde: decoding a value with schema ID %d as %s v%d: %v", e.ID, e.Subject, e.Version, e.Err)
 }
 
-// Unwrap returns the decoder's error.
+// Unwrap returns the envelope's error.
 func (e *DecodeError) Unwrap() error { return e.Err }

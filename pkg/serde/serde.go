@@ -14,7 +14,6 @@ package serde
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/hamba/avro/v2"
 
+	"github.com/waybill/waybill/pkg/envelope"
 	"github.com/waybill/waybill/pkg/events"
 	"github.com/waybill/waybill/pkg/registry"
 )
@@ -137,7 +137,7 @@ func (s *Serde) AppendSerialize(ctx context.Context, dst []byte, ev events.Event
 			return dst, 0, err
 		}
 	}
-	dst = append(dst, magic, byte(id>>24), byte(id>>16), byte(id>>8), byte(id))
+	dst = envelope.AppendWire(dst, id, nil)
 	out, err := ev.AppendAvro(dst)
 	if err != nil {
 		return dst[:len(dst)-headerLen], 0, &EncodeError{Subject: ev.Subject(), Version: ev.EventVersion(), Err: err}
@@ -210,7 +210,7 @@ func (s *Serde) schemaID(ctx context.Context, ev events.Event) (uint32, error) {
 // Deserialize decodes a record value in the Confluent wire format into into,
 // resolving the writer's schema against into's when they differ.
 func (s *Serde) Deserialize(ctx context.Context, value []byte, into events.Event) error {
-	id, body, err := parseWire(value)
+	id, body, err := envelope.ParseWire(value)
 	if err != nil {
 		return err
 	}
@@ -230,7 +230,8 @@ func (s *Serde) Deserialize(ctx context.Context, value []byte, into events.Event
 		err = avro.Unmarshal(c.resolved, body, into)
 	}
 	if err != nil {
-		return &DecodeError{ID: id, Subject: into.Subject(), Version: into.EventVersion(), Err: err}
+		return &DecodeError{ID: id, Subject: into.Subject(), Version: into.EventVersion(),
+			Err: envelope.UndecodableBody(into.EventType(), id, err)}
 	}
 	return nil
 }
@@ -286,7 +287,7 @@ func (s *Serde) writer(ctx context.Context, id uint32) (avro.Schema, error) {
 	sv, err := s.client.SchemaByID(ctx, int(id))
 	if err != nil {
 		if errors.Is(err, registry.ErrSchemaNotFound) {
-			return nil, &UnknownSchemaError{ID: id, Err: err}
+			return nil, &UnknownSchemaError{ID: id, Err: envelope.UnknownSchemaID(id, err)}
 		}
 		return nil, fmt.Errorf("serde: fetching the writer's schema (ID %d): %w", id, err)
 	}
@@ -332,22 +333,7 @@ func (s *Serde) addRefs(ctx context.Context, cache *avro.SchemaCache, refs []reg
 	return nil
 }
 
-// The Confluent wire format's header.
-const (
-	magic     = 0
-	headerLen = 5
-)
-
-// parseWire splits a record value into its schema ID and Avro body.
-func parseWire(value []byte) (uint32, []byte, error) {
-	if len(value) < headerLen {
-		return 0, nil, &WireError{Reason: fmt.Sprintf("%d bytes, shorter than the 5-byte header", len(value)), Err: ErrShortValue}
-	}
-	if value[0] != magic {
-		return 0, nil, &WireError{Reason: fmt.Sprintf("magic byte 0x%02x, want 0x00", value[0]), Err: ErrMagicByte}
-	}
-	return binary.BigEndian.Uint32(value[1:headerLen]), value[headerLen:], nil
-}
+const headerLen = envelope.WireHeaderLen
 
 // Writer serializes the values of one event type, E, with the schema ID
 // looked up when it was made: the hot path with nothing to look up at all,
@@ -368,7 +354,7 @@ func NewWriter[E events.Event](ctx context.Context, s *Serde, ev E) (*Writer[E],
 		return nil, err
 	}
 	w := &Writer[E]{id: id, subject: ev.Subject(), version: ev.EventVersion()}
-	w.header = [headerLen]byte{magic, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}
+	envelope.AppendWire(w.header[:0], id, nil)
 	return w, nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/waybill/waybill/compat"
+	"github.com/waybill/waybill/pkg/envelope"
+	"github.com/waybill/waybill/pkg/events"
 	"github.com/waybill/waybill/pkg/registry"
 	"github.com/waybill/waybill/pkg/serde"
 )
@@ -177,6 +179,9 @@ func TestUnknownSchemaID(t *testing.T) {
 	if !errors.As(err, &ue) || ue.ID != 999 {
 		t.Errorf("unknown ID: %v, want a *serde.UnknownSchemaError for 999", err)
 	}
+	if code, _ := envelope.Reason(err); code != string(envelope.ErrUnknownSchemaID) {
+		t.Errorf("unknown ID: dead-letter code %q, want %q", code, envelope.ErrUnknownSchemaID)
+	}
 }
 
 func TestWireErrors(t *testing.T) {
@@ -185,9 +190,9 @@ func TestWireErrors(t *testing.T) {
 		value []byte
 		want  error
 	}{
-		{nil, serde.ErrShortValue},
-		{[]byte{0, 0, 0, 1}, serde.ErrShortValue},
-		{[]byte{1, 0, 0, 0, 1, 2}, serde.ErrMagicByte},
+		{nil, envelope.ErrNoMagicByte},
+		{[]byte{0, 0, 0, 1}, envelope.ErrShortValue},
+		{[]byte{1, 0, 0, 0, 1, 2}, envelope.ErrUnknownMagicByte},
 	} {
 		err := d.Deserialize(context.Background(), tc.value, new(ParcelV1))
 		if !errors.Is(err, tc.want) {
@@ -287,5 +292,21 @@ func TestWriter(t *testing.T) {
 	}
 	if _, err := serde.NewWriter(ctx, serde.New(e.client), &ParcelV3{}); !errors.Is(err, registry.ErrSchemaNotFound) {
 		t.Errorf("NewWriter of an unregistered schema: %v, want ErrSchemaNotFound", err)
+	}
+}
+
+func TestUndecodableBody(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	value, _, err := serde.New(e.client).Serialize(ctx, p1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, into := range map[string]events.Event{"same version": new(ParcelV1), "resolved": new(ParcelV2)} {
+		err := serde.New(e.client).Deserialize(ctx, value[:len(value)-2], into)
+		var de *serde.DecodeError
+		if !errors.As(err, &de) || !errors.Is(err, envelope.ErrUndecodableBody) {
+			t.Errorf("%s: truncated body: %v, want a *serde.DecodeError of kind %s", name, err, envelope.ErrUndecodableBody)
+		}
 	}
 }
