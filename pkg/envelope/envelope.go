@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -330,7 +331,8 @@ func (d Decoder) Decode(m Message) (Envelope, error) {
 		return Envelope{}, &Error{Kind: ErrMalformedHeader, Header: HeaderTime,
 			Reason: HeaderTime + " " + quote(string(hv[iTime])) + " is not an RFC 3339 time", Err: err}
 	}
-	if e.Time = e.Time.UTC(); e.Time.Year() < 0 || e.Time.Year() > 9999 {
+	e.Time = e.Time.UTC()
+	if y := e.Time.Year(); y < 0 || y > 9999 {
 		return Envelope{}, malformed(HeaderTime, hv[iTime], "is outside the years 0000-9999 in UTC")
 	}
 	if err := checkString(HeaderSubject, hv[iSubject], false); err != nil {
@@ -352,10 +354,16 @@ func (d Decoder) Decode(m Message) (Envelope, error) {
 		return Envelope{}, &Error{Kind: ErrKeyMismatch, Header: HeaderSubject,
 			Reason: "message key " + quote(string(m.Key)) + " is not the entity ID in ce_subject " + quote(string(hv[iSubject]))}
 	}
-	e.ID = string(hv[iID])
-	e.Source = string(hv[iSource])
-	e.Type = string(hv[iType])
-	e.Subject = string(hv[iSubject])
+	// One allocation for the four strings.
+	var sb strings.Builder
+	sb.Grow(len(hv[iID]) + len(hv[iSource]) + len(hv[iType]) + len(hv[iSubject]))
+	sb.Write(hv[iID])
+	sb.Write(hv[iSource])
+	sb.Write(hv[iType])
+	sb.Write(hv[iSubject])
+	all := sb.String()
+	a, b, c := len(hv[iID]), len(hv[iID])+len(hv[iSource]), len(hv[iID])+len(hv[iSource])+len(hv[iType])
+	e.ID, e.Source, e.Type, e.Subject = all[:a], all[a:b], all[b:c], all[c:]
 	if d.KnownType != nil && !d.KnownType(e.Type) {
 		return Envelope{}, &Error{Kind: ErrUnknownEventType, Header: HeaderType, Reason: "unknown event type " + quote(e.Type)}
 	}
@@ -382,10 +390,27 @@ var headerNames = [numHeaders]string{
 }
 
 func headerIndex(key string) int {
-	for i, n := range headerNames {
-		if key == n {
-			return i
-		}
+	switch key {
+	case HeaderSpecVersion:
+		return iSpecVersion
+	case HeaderID:
+		return iID
+	case HeaderSource:
+		return iSource
+	case HeaderType:
+		return iType
+	case HeaderTime:
+		return iTime
+	case HeaderSubject:
+		return iSubject
+	case HeaderContentType:
+		return iContentType
+	case HeaderEnvelope:
+		return iEnvelope
+	case HeaderEventVersion:
+		return iEventVersion
+	case HeaderTraceParent:
+		return iTraceParent
 	}
 	return -1
 }
@@ -406,27 +431,44 @@ func checkString(header string, v []byte, emptyOK bool) error {
 func validFullName(s []byte) bool {
 	start := true
 	for _, c := range s {
-		switch {
-		case c == '.':
+		switch nameChar[c] {
+		case 0:
+			return false
+		case '.':
 			if start {
 				return false
 			}
 			start = true
-		case c == '_' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z':
-			start = false
-		case '0' <= c && c <= '9':
+		case '0':
 			if start {
 				return false
 			}
 		default:
-			return false
+			start = false
 		}
 	}
 	return !start
 }
 
+// nameChar classifies the bytes of an Avro name: 'a' for a letter or '_',
+// '0' for a digit, '.' for the dot, 0 for the rest.
+var nameChar = func() (t [256]byte) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = 'a', 'a'
+	}
+	t['_'] = 'a'
+	for c := '0'; c <= '9'; c++ {
+		t[c] = '0'
+	}
+	t['.'] = '.'
+	return t
+}()
+
 // isContentType: "application/avro", any case, parameters allowed.
 func isContentType(v []byte) bool {
+	if string(v) == ContentType {
+		return true
+	}
 	if i := bytes.IndexByte(v, ';'); i >= 0 {
 		v = v[:i]
 	}

@@ -398,3 +398,24 @@ func TestEncodeAllocs(t *testing.T) {
 		t.Errorf("AppendWire into a large buffer: %v allocations", n)
 	}
 }
+
+func TestDeadLetter(t *testing.T) {
+	m, err := Encode(testEnvelope())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Value = []byte("{}")
+	_, err = Decode(m)
+	dl := DeadLetter(m, err)
+	if !bytes.Equal(dl.Key, m.Key) || !bytes.Equal(dl.Value, m.Value) || len(dl.Headers) != len(m.Headers)+2 {
+		t.Fatalf("%+v", dl)
+	}
+	code, _ := dl.Header(HeaderDeadLetterCode)
+	reason, _ := dl.Header(HeaderDeadLetterReason)
+	if string(code) != "unknown-magic-byte" || string(reason) != "unknown magic byte 0x7b (want 0x00)" {
+		t.Errorf("%s: %s", code, reason)
+	}
+	if len(m.Headers) != numHeaders {
+		t.Error("DeadLetter modified m")
+	}
+}

@@ -99,6 +99,24 @@ func Reason(err error) (code, reason string) {
 	return "unknown", err.Error()
 }
 
+// The headers DeadLetter adds.
+const (
+	HeaderDeadLetterCode   = "waybill_dlq_code"
+	HeaderDeadLetterReason = "waybill_dlq_reason"
+)
+
+// DeadLetter returns the record to send to the dead-letter topic for m, which
+// failed with err: m's key, value and headers unchanged, then
+// waybill_dlq_code and waybill_dlq_reason from Reason(err). The headers slice
+// is new; m is not modified.
+func DeadLetter(m Message, err error) Message {
+	code, reason := Reason(err)
+	hs := make([]Header, 0, len(m.Headers)+2)
+	hs = append(hs, m.Headers...)
+	hs = append(hs, Header{HeaderDeadLetterCode, []byte(code)}, Header{HeaderDeadLetterReason, []byte(reason)})
+	return Message{Key: m.Key, Value: m.Value, Headers: hs}
+}
+
 // UnknownSchemaID is the error for a schema ID the registry does not know
 // (cause is the registry's error, or nil).
 func UnknownSchemaID(id uint32, cause error) *Error {

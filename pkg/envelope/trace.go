@@ -121,26 +121,28 @@ func parseTraceParent(b []byte) (TraceParent, string) {
 
 // lowerHex decodes src (lowercase hex only, len(src) == 2*len(dst)) into dst.
 func lowerHex(dst, src []byte) bool {
+	bad := byte(0)
 	for i := range dst {
-		hi, ok1 := nibble(src[2*i])
-		lo, ok2 := nibble(src[2*i+1])
-		if !ok1 || !ok2 {
-			return false
-		}
+		hi, lo := hexValue[src[2*i]], hexValue[src[2*i+1]]
+		bad |= hi | lo
 		dst[i] = hi<<4 | lo
 	}
-	return true
+	return bad&0xf0 == 0
 }
 
-func nibble(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
+// hexValue maps a lowercase hex digit to its value, every other byte to 0xff.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return 0, false
-}
+	for c := byte('0'); c <= '9'; c++ {
+		t[c] = c - '0'
+	}
+	for c := byte('a'); c <= 'f'; c++ {
+		t[c] = c - 'a' + 10
+	}
+	return t
+}()
 
 func newSpanID() [8]byte {
 	var s [8]byte
