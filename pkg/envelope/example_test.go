@@ -100,3 +100,16 @@ func ExampleTraceParent_Child() {
 	// true true 00-4bf92f3577b34da6a3ce929d0e0e4736-
 	// false
 }
+
+func ExampleDeadLetter() {
+	in := envelope.Message{Key: []byte("ord-42"), Value: []byte("not an envelope")}
+	if _, err := envelope.Decode(in); err != nil {
+		out := envelope.DeadLetter(in, err) // produce to the dead-letter topic
+		for _, h := range out.Headers {
+			fmt.Printf("%s: %s\n", h.Key, h.Value)
+		}
+	}
+	// Output:
+	// waybill_dlq_code: missing-header
+	// waybill_dlq_reason: required header waybill_envelope is missing
+}
