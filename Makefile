@@ -27,7 +27,7 @@ run: build ## lint and compatibility-check schemas/ and print the report
 build: ## build bin/waybill
 	$(GO) build -o $(WAYBILL) ./cmd/waybill
 
-test: ## run every test with the race detector
+test: check-generated ## run every test with the race detector (after checking pkg/events is generated)
 	$(GO) test -race -count=1 ./...
 
 # The typed event packages under pkg/events, from schemas/ (package codegen).

@@ -39,3 +39,7 @@ func Generate(c *catalog.Catalog, cfg Config) (map[string][]byte, error) {
 	g := newGenerator(c, cfg)
 	return g.run()
 }
+
+// EventsImportPath is the package of the events.Event interface every
+// generated event type implements.
+const EventsImportPath = "github.com/waybill/waybill/pkg/events"

@@ -31,7 +31,8 @@ func (g *generator) event(w *bytes.Buffer, e *catalog.Event) error {
 	}
 	for _, r := range e.Versions {
 		for _, wv := range e.Versions {
-			if r == wv {
+			// hamba's Resolve recurses forever on a recursive record.
+			if r == wv || recursive(r.Schema) || recursive(wv.Schema) {
 				continue
 			}
 			g.convert(w, e, wv, r)
@@ -306,7 +307,7 @@ func (g *generator) union(w *bytes.Buffer, em *emitter, u *compat.Schema) error 
 		fmt.Fprintf(w, "case u.%s != nil:\nb = avrobin.AppendLong(b, %d)\n", b.field, b.i)
 		x := "u." + b.field
 		if b.ptr && !b.s.Kind.Named() {
-			x = "*" + x
+			x = "(*" + x + ")"
 		}
 		em.ctx = g.cur + ": " + name + "." + b.field
 		if err := em.enc(x, b.s, name+b.field); err != nil {
@@ -326,7 +327,7 @@ func (g *generator) union(w *bytes.Buffer, em *emitter, u *compat.Schema) error 
 		if b.ptr {
 			t, _ := g.goType(b.s, name+b.field)
 			fmt.Fprintf(w, "u.%s = new(%s)\n", b.field, t)
-			x := "*u." + b.field
+			x := "(*u." + b.field + ")"
 			if b.s.Kind.Named() {
 				x = "u." + b.field
 			}
@@ -339,4 +340,32 @@ func (g *generator) union(w *bytes.Buffer, em *emitter, u *compat.Schema) error 
 	}
 	fmt.Fprintf(w, "}\n}\n\n")
 	return nil
+}
+
+// recursive reports whether a record of s contains itself.
+func recursive(s *compat.Schema) bool {
+	onPath := map[*compat.Schema]bool{}
+	var walk func(s *compat.Schema) bool
+	walk = func(s *compat.Schema) bool {
+		if s == nil {
+			return false
+		}
+		if onPath[s] {
+			return true
+		}
+		onPath[s] = true
+		defer delete(onPath, s)
+		for _, f := range s.Fields {
+			if walk(f.Type) {
+				return true
+			}
+		}
+		for _, b := range s.Branches {
+			if walk(b) {
+				return true
+			}
+		}
+		return walk(s.Items) || walk(s.Values)
+	}
+	return walk(s)
 }

@@ -223,7 +223,7 @@ func (g *generator) finish(p string, body []byte) ([]byte, error) {
 		own = append(own, strconv.Quote("github.com/waybill/waybill/codegen/avrobin"))
 	}
 	if used["events"] {
-		own = append(own, strconv.Quote(g.cfg.ImportPath))
+		own = append(own, strconv.Quote(EventsImportPath))
 	}
 	pkgNames := []string{}
 	for _, e := range append(slices.Clip(g.cat.Shared), g.cat.Events...) {

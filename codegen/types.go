@@ -215,7 +215,7 @@ func (e *emitter) enc(x string, s *compat.Schema, owner string) error {
 			e.p("b = append(b, %d)", (1-ni)*2)
 			inner := x
 			if !nilable(t) && !t.Kind.Named() {
-				inner = "*" + x
+				inner = "(*" + x + ")"
 			}
 			if err := e.enc(inner, t, owner); err != nil {
 				return err
@@ -329,7 +329,7 @@ func (e *emitter) dec(x string, s *compat.Schema, owner string) error {
 				}
 				v := e.fresh("v")
 				e.p("%s := new(%s)", v, gt)
-				inner := "*" + v
+				inner := "(*" + v + ")"
 				if t.Kind.Named() {
 					inner = v
 				}

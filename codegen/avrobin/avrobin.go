@@ -215,6 +215,9 @@ func (r *Reader) Done() error {
 
 // Long reads a long.
 func (r *Reader) Long() int64 {
+	if r.err != nil {
+		return 0
+	}
 	var u uint64
 	for shift := uint(0); shift < 64; shift += 7 {
 		if r.pos >= len(r.buf) {
@@ -244,6 +247,9 @@ func (r *Reader) Int() int32 {
 
 // Bool reads a boolean.
 func (r *Reader) Bool() bool {
+	if r.err != nil {
+		return false
+	}
 	if r.pos >= len(r.buf) {
 		r.Fail(ErrShort)
 		return false
@@ -339,7 +345,10 @@ func RatFromBytes(b []byte, scale int) *big.Rat {
 // Index reads a union branch or enum symbol index and checks it is below n.
 func (r *Reader) Index(n int) int {
 	i := r.Long()
-	if r.err == nil && (i < 0 || i >= int64(n)) {
+	if r.err != nil {
+		return 0
+	}
+	if i < 0 || i >= int64(n) {
 		r.Fail(fmt.Errorf("avrobin: index %d out of range [0, %d)", i, n))
 		return 0
 	}
