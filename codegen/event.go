@@ -307,7 +307,7 @@ func (g *generator) union(w *bytes.Buffer, em *emitter, u *compat.Schema) error 
 		fmt.Fprintf(w, "case u.%s != nil:\nb = avrobin.AppendLong(b, %d)\n", b.field, b.i)
 		x := "u." + b.field
 		if b.ptr && !b.s.Kind.Named() {
-			x = "(*" + x + ")"
+			x = deref(x, b.s)
 		}
 		em.ctx = g.cur + ": " + name + "." + b.field
 		if err := em.enc(x, b.s, name+b.field); err != nil {
@@ -327,7 +327,7 @@ func (g *generator) union(w *bytes.Buffer, em *emitter, u *compat.Schema) error 
 		if b.ptr {
 			t, _ := g.goType(b.s, name+b.field)
 			fmt.Fprintf(w, "u.%s = new(%s)\n", b.field, t)
-			x := "(*u." + b.field + ")"
+			x := deref("u."+b.field, b.s)
 			if b.s.Kind.Named() {
 				x = "u." + b.field
 			}

@@ -215,7 +215,7 @@ func (e *emitter) enc(x string, s *compat.Schema, owner string) error {
 			e.p("b = append(b, %d)", (1-ni)*2)
 			inner := x
 			if !nilable(t) && !t.Kind.Named() {
-				inner = "(*" + x + ")"
+				inner = deref(x, t)
 			}
 			if err := e.enc(inner, t, owner); err != nil {
 				return err
@@ -329,7 +329,7 @@ func (e *emitter) dec(x string, s *compat.Schema, owner string) error {
 				}
 				v := e.fresh("v")
 				e.p("%s := new(%s)", v, gt)
-				inner := "(*" + v + ")"
+				inner := deref(v, t)
 				if t.Kind.Named() {
 					inner = v
 				}
@@ -346,4 +346,13 @@ func (e *emitter) dec(x string, s *compat.Schema, owner string) error {
 		return fmt.Errorf("codegen: unsupported type %s", s.Kind)
 	}
 	return nil
+}
+
+// deref is the expression of the value the pointer x points at; indexed
+// types need the parentheses.
+func deref(x string, s *compat.Schema) string {
+	if s.Kind == compat.Map || s.Kind == compat.Array {
+		return "(*" + x + ")"
+	}
+	return "*" + x
 }

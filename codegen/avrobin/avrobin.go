@@ -186,8 +186,13 @@ func TwosComplement(n *big.Int) []byte {
 
 // Reader reads Avro binary values from a byte slice. Its first error sticks:
 // every read after it returns a zero value.
+//
+// Strings are cut from one copy of the whole data, made on the first string
+// read: a decode allocates once for all its strings, not once per string. A
+// string kept after the decode keeps that copy alive.
 type Reader struct {
 	buf []byte
+	str string // string(buf), made on the first String
 	pos int
 	err error
 }
@@ -310,7 +315,25 @@ func (r *Reader) Bytes() []byte {
 }
 
 // String reads a string.
-func (r *Reader) String() string { return string(r.BytesView()) }
+func (r *Reader) String() string {
+	n := r.Long()
+	if r.err != nil {
+		return ""
+	}
+	if n < 0 || n > int64(len(r.buf)-r.pos) {
+		r.Fail(ErrShort)
+		return ""
+	}
+	if n == 0 {
+		return ""
+	}
+	if r.str == "" {
+		r.str = string(r.buf)
+	}
+	s := r.str[r.pos : r.pos+int(n)]
+	r.pos += int(n)
+	return s
+}
 
 // Fixed reads n bytes into dst.
 func (r *Reader) Fixed(dst []byte) { copy(dst, r.next(len(dst))) }
@@ -335,6 +358,16 @@ func (r *Reader) Decimal(scale int) *big.Rat {
 
 // RatFromBytes is the decimal whose unscaled value's two's-complement bytes are b.
 func RatFromBytes(b []byte, scale int) *big.Rat {
+	if len(b) > 0 && len(b) <= 8 && scale >= 0 && scale < len(pow10) {
+		var n int64
+		if b[0]&0x80 != 0 {
+			n = -1
+		}
+		for _, c := range b {
+			n = n<<8 | int64(c)
+		}
+		return new(big.Rat).SetFrac64(n, pow10[scale])
+	}
 	num := new(big.Int).SetBytes(b)
 	if len(b) > 0 && b[0]&0x80 != 0 {
 		num.Sub(num, new(big.Int).Lsh(big.NewInt(1), uint(len(b))*8))

@@ -103,14 +103,14 @@ func (v *AddressV1) AppendAvro(b []byte) ([]byte, error) {
 		b = append(b, 0)
 	} else {
 		b = append(b, 2)
-		b = avrobin.AppendString(b, (*v.Line2))
+		b = avrobin.AppendString(b, *v.Line2)
 	}
 	b = avrobin.AppendString(b, v.City)
 	if v.Region == nil {
 		b = append(b, 0)
 	} else {
 		b = append(b, 2)
-		b = avrobin.AppendString(b, (*v.Region))
+		b = avrobin.AppendString(b, *v.Region)
 	}
 	b = avrobin.AppendString(b, v.PostalCode)
 	b = avrobin.AppendString(b, v.CountryCode)
@@ -124,7 +124,7 @@ func (v *AddressV1) ReadAvro(r *avrobin.Reader) {
 		v.Line2 = nil
 	} else {
 		v1 := new(string)
-		(*v1) = r.String()
+		*v1 = r.String()
 		v.Line2 = v1
 	}
 	v.City = r.String()
@@ -132,7 +132,7 @@ func (v *AddressV1) ReadAvro(r *avrobin.Reader) {
 		v.Region = nil
 	} else {
 		v2 := new(string)
-		(*v2) = r.String()
+		*v2 = r.String()
 		v.Region = v2
 	}
 	v.PostalCode = r.String()

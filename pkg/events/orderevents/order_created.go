@@ -366,7 +366,7 @@ func (v *OrderCreatedV2) AppendAvro(b []byte) ([]byte, error) {
 		b = append(b, 0)
 	} else {
 		b = append(b, 2)
-		b = avrobin.AppendString(b, (*v.Currency))
+		b = avrobin.AppendString(b, *v.Currency)
 	}
 	return b, err
 }
@@ -400,7 +400,7 @@ func (v *OrderCreatedV2) ReadAvro(r *avrobin.Reader) {
 		v.Currency = nil
 	} else {
 		v7 := new(string)
-		(*v7) = r.String()
+		*v7 = r.String()
 		v.Currency = v7
 	}
 }

@@ -117,13 +117,13 @@ func (v *ShipmentStatusChangedV1) AppendAvro(b []byte) ([]byte, error) {
 		b = append(b, 0)
 	} else {
 		b = append(b, 2)
-		b = avrobin.AppendString(b, (*v.Location))
+		b = avrobin.AppendString(b, *v.Location)
 	}
 	if v.Eta == nil {
 		b = append(b, 0)
 	} else {
 		b = append(b, 2)
-		b = avrobin.AppendTimestampMillis(b, (*v.Eta))
+		b = avrobin.AppendTimestampMillis(b, *v.Eta)
 	}
 	b = avrobin.AppendTimestampMillis(b, v.ChangedAt)
 	return b, err
@@ -137,14 +137,14 @@ func (v *ShipmentStatusChangedV1) ReadAvro(r *avrobin.Reader) {
 		v.Location = nil
 	} else {
 		v1 := new(string)
-		(*v1) = r.String()
+		*v1 = r.String()
 		v.Location = v1
 	}
 	if r.Index(2) == 0 {
 		v.Eta = nil
 	} else {
 		v2 := new(time.Time)
-		(*v2) = r.TimestampMillis()
+		*v2 = r.TimestampMillis()
 		v.Eta = v2
 	}
 	v.ChangedAt = r.TimestampMillis()
@@ -355,13 +355,13 @@ func (v *ShipmentStatusChangedV2) AppendAvro(b []byte) ([]byte, error) {
 		b = append(b, 0)
 	} else {
 		b = append(b, 2)
-		b = avrobin.AppendString(b, (*v.Location))
+		b = avrobin.AppendString(b, *v.Location)
 	}
 	if v.Eta == nil {
 		b = append(b, 0)
 	} else {
 		b = append(b, 2)
-		b = avrobin.AppendTimestampMillis(b, (*v.Eta))
+		b = avrobin.AppendTimestampMillis(b, *v.Eta)
 	}
 	b = avrobin.AppendTimestampMillis(b, v.ChangedAt)
 	return b, err
@@ -375,14 +375,14 @@ func (v *ShipmentStatusChangedV2) ReadAvro(r *avrobin.Reader) {
 		v.Location = nil
 	} else {
 		v1 := new(string)
-		(*v1) = r.String()
+		*v1 = r.String()
 		v.Location = v1
 	}
 	if r.Index(2) == 0 {
 		v.Eta = nil
 	} else {
 		v2 := new(time.Time)
-		(*v2) = r.TimestampMillis()
+		*v2 = r.TimestampMillis()
 		v.Eta = v2
 	}
 	v.ChangedAt = r.TimestampMillis()

@@ -332,7 +332,7 @@ func (v *InventoryAdjustedV2) AppendAvro(b []byte) ([]byte, error) {
 		b = append(b, 0)
 	} else {
 		b = append(b, 2)
-		b = avrobin.AppendString(b, (*v.Note))
+		b = avrobin.AppendString(b, *v.Note)
 	}
 	return b, err
 }
@@ -348,7 +348,7 @@ func (v *InventoryAdjustedV2) ReadAvro(r *avrobin.Reader) {
 		v.Note = nil
 	} else {
 		v1 := new(string)
-		(*v1) = r.String()
+		*v1 = r.String()
 		v.Note = v1
 	}
 }

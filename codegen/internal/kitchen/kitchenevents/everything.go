@@ -485,7 +485,7 @@ func (v *EverythingV1) AppendAvro(b []byte) ([]byte, error) {
 		b = append(b, 0)
 	} else {
 		b = append(b, 2)
-		b = avrobin.AppendDate(b, (*v.MaybeDay))
+		b = avrobin.AppendDate(b, *v.MaybeDay)
 	}
 	if v.MaybePrice == nil {
 		b = append(b, 0)
@@ -589,7 +589,7 @@ func (v *EverythingV1) ReadAvro(r *avrobin.Reader) {
 		v.MaybeDay = nil
 	} else {
 		v36 := new(time.Time)
-		(*v36) = r.Date()
+		*v36 = r.Date()
 		v.MaybeDay = v36
 	}
 	if r.Index(2) == 0 {
@@ -620,10 +620,10 @@ func (u *EverythingV1Choice) AppendAvro(b []byte) ([]byte, error) {
 	switch {
 	case u.String != nil:
 		b = avrobin.AppendLong(b, 1)
-		b = avrobin.AppendString(b, (*u.String))
+		b = avrobin.AppendString(b, *u.String)
 	case u.Long != nil:
 		b = avrobin.AppendLong(b, 2)
-		b = avrobin.AppendLong(b, (*u.Long))
+		b = avrobin.AppendLong(b, *u.Long)
 	case u.Point != nil:
 		b = avrobin.AppendLong(b, 3)
 		if b, err = u.Point.AppendAvro(b); err != nil {
@@ -641,10 +641,10 @@ func (u *EverythingV1Choice) ReadAvro(r *avrobin.Reader) {
 	switch r.Index(4) {
 	case 1:
 		u.String = new(string)
-		(*u.String) = r.String()
+		*u.String = r.String()
 	case 2:
 		u.Long = new(int64)
-		(*u.Long) = r.Long()
+		*u.Long = r.Long()
 	case 3:
 		u.Point = new(commonevents.PointV1)
 		u.Point.ReadAvro(r)
@@ -663,7 +663,7 @@ func (u *EverythingV1Pick) AppendAvro(b []byte) ([]byte, error) {
 	switch {
 	case u.Int != nil:
 		b = avrobin.AppendLong(b, 0)
-		b = avrobin.AppendInt(b, (*u.Int))
+		b = avrobin.AppendInt(b, *u.Int)
 	case u.Inner != nil:
 		b = avrobin.AppendLong(b, 1)
 		if b, err = u.Inner.AppendAvro(b); err != nil {
@@ -681,7 +681,7 @@ func (u *EverythingV1Pick) ReadAvro(r *avrobin.Reader) {
 	switch r.Index(2) {
 	case 0:
 		u.Int = new(int32)
-		(*u.Int) = r.Int()
+		*u.Int = r.Int()
 	case 1:
 		u.Inner = new(Inner)
 		u.Inner.ReadAvro(r)
@@ -700,7 +700,7 @@ func (u *EverythingV1MixedItem) AppendAvro(b []byte) ([]byte, error) {
 	switch {
 	case u.String != nil:
 		b = avrobin.AppendLong(b, 0)
-		b = avrobin.AppendString(b, (*u.String))
+		b = avrobin.AppendString(b, *u.String)
 	case u.Hash != nil:
 		b = avrobin.AppendLong(b, 1)
 		if b, err = u.Hash.AppendAvro(b); err != nil {
@@ -718,7 +718,7 @@ func (u *EverythingV1MixedItem) ReadAvro(r *avrobin.Reader) {
 	switch r.Index(2) {
 	case 0:
 		u.String = new(string)
-		(*u.String) = r.String()
+		*u.String = r.String()
 	case 1:
 		u.Hash = new(Hash)
 		u.Hash.ReadAvro(r)
@@ -793,7 +793,7 @@ func (v *Inner) AppendAvro(b []byte) ([]byte, error) {
 		b = append(b, 0)
 	} else {
 		b = append(b, 2)
-		b = avrobin.AppendString(b, (*v.Next))
+		b = avrobin.AppendString(b, *v.Next)
 	}
 	return b, err
 }
@@ -805,7 +805,7 @@ func (v *Inner) ReadAvro(r *avrobin.Reader) {
 		v.Next = nil
 	} else {
 		v1 := new(string)
-		(*v1) = r.String()
+		*v1 = r.String()
 		v.Next = v1
 	}
 }
@@ -1326,7 +1326,7 @@ func (v *EverythingV2) AppendAvro(b []byte) ([]byte, error) {
 		b = append(b, 0)
 	} else {
 		b = append(b, 2)
-		b = avrobin.AppendDate(b, (*v.MaybeDay))
+		b = avrobin.AppendDate(b, *v.MaybeDay)
 	}
 	if v.MaybePrice == nil {
 		b = append(b, 0)
@@ -1348,7 +1348,7 @@ func (v *EverythingV2) AppendAvro(b []byte) ([]byte, error) {
 		b = append(b, 0)
 	} else {
 		b = append(b, 2)
-		b = avrobin.AppendString(b, (*v.Note))
+		b = avrobin.AppendString(b, *v.Note)
 	}
 	return b, err
 }
@@ -1436,7 +1436,7 @@ func (v *EverythingV2) ReadAvro(r *avrobin.Reader) {
 		v.MaybeDay = nil
 	} else {
 		v36 := new(time.Time)
-		(*v36) = r.Date()
+		*v36 = r.Date()
 		v.MaybeDay = v36
 	}
 	if r.Index(2) == 0 {
@@ -1455,7 +1455,7 @@ func (v *EverythingV2) ReadAvro(r *avrobin.Reader) {
 		v.Note = nil
 	} else {
 		v38 := new(string)
-		(*v38) = r.String()
+		*v38 = r.String()
 		v.Note = v38
 	}
 }
@@ -1474,10 +1474,10 @@ func (u *EverythingV2Choice) AppendAvro(b []byte) ([]byte, error) {
 	switch {
 	case u.String != nil:
 		b = avrobin.AppendLong(b, 1)
-		b = avrobin.AppendString(b, (*u.String))
+		b = avrobin.AppendString(b, *u.String)
 	case u.Long != nil:
 		b = avrobin.AppendLong(b, 2)
-		b = avrobin.AppendLong(b, (*u.Long))
+		b = avrobin.AppendLong(b, *u.Long)
 	case u.Point != nil:
 		b = avrobin.AppendLong(b, 3)
 		if b, err = u.Point.AppendAvro(b); err != nil {
@@ -1495,10 +1495,10 @@ func (u *EverythingV2Choice) ReadAvro(r *avrobin.Reader) {
 	switch r.Index(4) {
 	case 1:
 		u.String = new(string)
-		(*u.String) = r.String()
+		*u.String = r.String()
 	case 2:
 		u.Long = new(int64)
-		(*u.Long) = r.Long()
+		*u.Long = r.Long()
 	case 3:
 		u.Point = new(commonevents.PointV1)
 		u.Point.ReadAvro(r)
@@ -1517,7 +1517,7 @@ func (u *EverythingV2Pick) AppendAvro(b []byte) ([]byte, error) {
 	switch {
 	case u.Int != nil:
 		b = avrobin.AppendLong(b, 0)
-		b = avrobin.AppendInt(b, (*u.Int))
+		b = avrobin.AppendInt(b, *u.Int)
 	case u.Inner != nil:
 		b = avrobin.AppendLong(b, 1)
 		if b, err = u.Inner.AppendAvro(b); err != nil {
@@ -1535,7 +1535,7 @@ func (u *EverythingV2Pick) ReadAvro(r *avrobin.Reader) {
 	switch r.Index(2) {
 	case 0:
 		u.Int = new(int32)
-		(*u.Int) = r.Int()
+		*u.Int = r.Int()
 	case 1:
 		u.Inner = new(Inner)
 		u.Inner.ReadAvro(r)
@@ -1554,7 +1554,7 @@ func (u *EverythingV2MixedItem) AppendAvro(b []byte) ([]byte, error) {
 	switch {
 	case u.String != nil:
 		b = avrobin.AppendLong(b, 0)
-		b = avrobin.AppendString(b, (*u.String))
+		b = avrobin.AppendString(b, *u.String)
 	case u.Hash != nil:
 		b = avrobin.AppendLong(b, 1)
 		if b, err = u.Hash.AppendAvro(b); err != nil {
@@ -1572,7 +1572,7 @@ func (u *EverythingV2MixedItem) ReadAvro(r *avrobin.Reader) {
 	switch r.Index(2) {
 	case 0:
 		u.String = new(string)
-		(*u.String) = r.String()
+		*u.String = r.String()
 	case 1:
 		u.Hash = new(Hash)
 		u.Hash.ReadAvro(r)
