@@ -310,3 +310,44 @@ func TestUndecodableBody(t *testing.T) {
 		}
 	}
 }
+
+// Many goroutines warming and using one Serde at once (run with -race).
+func TestConcurrent(t *testing.T) {
+	e := newEnv(t)
+	s := serde.New(e.client)
+	ctx := context.Background()
+	done := make(chan error)
+	for g := range 8 {
+		go func() {
+			var err error
+			defer func() { done <- err }()
+			for i := range 50 {
+				var value []byte
+				if (g+i)%2 == 0 {
+					value, _, err = s.Serialize(ctx, p1)
+				} else {
+					value, _, err = s.Serialize(ctx, p2)
+				}
+				if err != nil {
+					return
+				}
+				if err = s.Deserialize(ctx, value, new(ParcelV2)); err != nil {
+					return
+				}
+				if err = s.Deserialize(ctx, value, new(ParcelV1)); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	// One lookup per version; the schemas looked up are the writers'
+	// schemas, so reading needs no request of its own.
+	if n := e.count.n.Load(); n != 2 {
+		t.Errorf("%d requests, want 2 (one lookup per version)", n)
+	}
+}
