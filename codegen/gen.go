@@ -38,6 +38,8 @@ type generator struct {
 	unions map[*compat.Schema]string
 	// cur is the package of the file being written.
 	cur string
+	// domains maps a package name to its domain.
+	domains map[string]string
 }
 
 func newGenerator(c *catalog.Catalog, cfg Config) *generator {
@@ -48,6 +50,7 @@ func newGenerator(c *catalog.Catalog, cfg Config) *generator {
 		pkgOf:   map[string]string{},
 		emitted: map[string]bool{},
 		unions:  map[*compat.Schema]string{},
+		domains: map[string]string{},
 	}
 }
 
@@ -125,6 +128,7 @@ func (g *generator) run() (map[string][]byte, error) {
 	pkgs := map[string][]*catalog.Event{}
 	for _, e := range all {
 		pkgs[PackageName(e.Domain)] = append(pkgs[PackageName(e.Domain)], e)
+		g.domains[PackageName(e.Domain)] = e.Domain
 	}
 	for pkg, evs := range pkgs {
 		doc := g.file(pkg, "doc.go")
@@ -187,10 +191,10 @@ func (g *generator) finish(p string, body []byte) ([]byte, error) {
 	var src bytes.Buffer
 	fmt.Fprintf(&src, "%s\n// Regenerate with %s.\n\n", Header, Regenerate)
 	if path.Base(p) == "doc.go" {
-		fmt.Fprintf(&src, "// Package %s holds the typed events of the %s domain, one struct per\n"+
-			"// version of each event type, generated from schemas/ by `waybill gen`.\n", pkg, strings.TrimSuffix(pkg, "events"))
-		fmt.Fprintf(&src, "// Every struct encodes and decodes Avro binary without reflection\n"+
-			"// (AppendAvro, UnmarshalAvro) and carries its schema, parsed once.\n")
+		fmt.Fprintf(&src, "// Package %s holds the typed events of the %s domain (waybill.%[2]s):\n"+
+			"// a struct for every version of every type, generated from schemas/ by\n"+
+			"// `waybill gen`. Every struct encodes and decodes Avro binary without\n"+
+			"// reflection (AppendAvro, UnmarshalAvro) and carries its schema, parsed once.\n", pkg, g.domains[pkg])
 	}
 	fmt.Fprintf(&src, "package %s\n\n", pkg)
 

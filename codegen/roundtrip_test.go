@@ -16,7 +16,6 @@ import (
 	"github.com/hamba/avro/v2"
 	"github.com/linkedin/goavro/v2"
 
-	"github.com/waybill/waybill/codegen/avrobin"
 	"github.com/waybill/waybill/pkg/catalog"
 	"github.com/waybill/waybill/pkg/events/alertevents"
 	"github.com/waybill/waybill/pkg/events/commonevents"
@@ -36,9 +35,6 @@ type generated interface {
 func types() map[string]func() generated {
 	m := map[string]func() generated{
 		"waybill.common.Address/v1": func() generated { return new(commonevents.AddressV1) },
-	}
-	for _, list := range [][]func() []generated{} {
-		_ = list
 	}
 	for _, all := range []func() []any{
 		func() []any { return anys(orderevents.Events()) },
@@ -326,5 +322,3 @@ func randString(rng *rand.Rand) string {
 	}
 	return b.String()
 }
-
-var _ = avrobin.BlockLength
