@@ -108,6 +108,11 @@ func (g *generator) version(w *bytes.Buffer, e *catalog.Event, v *catalog.Versio
 	fmt.Fprintf(w, "// UnmarshalAvro decodes an Avro binary body written with version %d's schema into v.\n", v.Number)
 	fmt.Fprintf(w, "func (v *%s) UnmarshalAvro(data []byte) error {\nr := avrobin.NewReader(data)\nv.ReadAvro(&r)\n", name)
 	fmt.Fprintf(w, "if err := r.Done(); err != nil {\nreturn fmt.Errorf(\"%s: %s: %%w\", err)\n}\nreturn nil\n}\n\n", g.cur, name)
+	if len(e.Versions) > 1 {
+		if err := g.versions(w, e, v); err != nil {
+			return err
+		}
+	}
 	if shared {
 		return nil
 	}

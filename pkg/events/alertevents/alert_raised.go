@@ -373,6 +373,45 @@ func (v *AlertRaisedV1) UnmarshalAvro(data []byte) error {
 	return nil
 }
 
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.alerts.AlertRaised's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *AlertRaisedV1) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 1 {
+		return v.UnmarshalAvro(data)
+	}
+	rd := avrobin.NewReader(data)
+	r := &rd
+	switch version {
+	case 2:
+		readAlertRaisedV1From39866740f55a6476(v, r)
+	default:
+		return fmt.Errorf("alertevents: AlertRaisedV1 cannot read version %d", version)
+	}
+	if err := r.Done(); err != nil {
+		return fmt.Errorf("alertevents: AlertRaisedV1 from version %d: %w", version, err)
+	}
+	return nil
+}
+
+// readAlertRaisedV1From39866740f55a6476 reads a waybill.alerts.AlertRaised written with the schema of fingerprint 39866740f55a6476.
+func readAlertRaisedV1From39866740f55a6476(v *AlertRaisedV1, r *avrobin.Reader) {
+	v.AlertID = r.String()
+	v.Type = [...]AlertTypeV1{"UNKNOWN", "DELAY", "DAMAGE", "LOST", "INVENTORY_SHORTAGE", "ADDRESS_UNDELIVERABLE", "OTHER", "UNKNOWN"}[r.Index(8)]
+	v.Severity.ReadAvro(r)
+	v.Entity.ReadAvro(r)
+	v.Description = r.String()
+	v.RaisedAt = r.TimestampMillis()
+	for n1 := r.BlockCount(); n1 > 0; n1 = r.BlockCount() {
+		for range n1 {
+			r.BytesView()
+			r.BytesView()
+		}
+	}
+}
+
 var _ events.Event = (*AlertRaisedV1)(nil)
 
 // EventType returns AlertRaisedEventType.
@@ -659,6 +698,40 @@ func (v *AlertRaisedV2) UnmarshalAvro(data []byte) error {
 		return fmt.Errorf("alertevents: AlertRaisedV2: %w", err)
 	}
 	return nil
+}
+
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.alerts.AlertRaised's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *AlertRaisedV2) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 2 {
+		return v.UnmarshalAvro(data)
+	}
+	rd := avrobin.NewReader(data)
+	r := &rd
+	switch version {
+	case 1:
+		readAlertRaisedV2From31cf613d506432c8(v, r)
+	default:
+		return fmt.Errorf("alertevents: AlertRaisedV2 cannot read version %d", version)
+	}
+	if err := r.Done(); err != nil {
+		return fmt.Errorf("alertevents: AlertRaisedV2 from version %d: %w", version, err)
+	}
+	return nil
+}
+
+// readAlertRaisedV2From31cf613d506432c8 reads a waybill.alerts.AlertRaised written with the schema of fingerprint 31cf613d506432c8.
+func readAlertRaisedV2From31cf613d506432c8(v *AlertRaisedV2, r *avrobin.Reader) {
+	v.AlertID = r.String()
+	v.Type = [...]AlertTypeV2{"UNKNOWN", "DELAY", "DAMAGE", "LOST", "INVENTORY_SHORTAGE", "ADDRESS_UNDELIVERABLE", "OTHER"}[r.Index(7)]
+	v.Severity.ReadAvro(r)
+	v.Entity.ReadAvro(r)
+	v.Description = r.String()
+	v.RaisedAt = r.TimestampMillis()
+	v.Attributes = map[string]string{}
 }
 
 var _ events.Event = (*AlertRaisedV2)(nil)

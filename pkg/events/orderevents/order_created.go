@@ -190,6 +190,72 @@ func (v *OrderCreatedV1) UnmarshalAvro(data []byte) error {
 	return nil
 }
 
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.orders.OrderCreated's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *OrderCreatedV1) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 1 {
+		return v.UnmarshalAvro(data)
+	}
+	rd := avrobin.NewReader(data)
+	r := &rd
+	switch version {
+	case 2:
+		readOrderCreatedV1From398a7a2cdf955152(v, r)
+	default:
+		return fmt.Errorf("orderevents: OrderCreatedV1 cannot read version %d", version)
+	}
+	if err := r.Done(); err != nil {
+		return fmt.Errorf("orderevents: OrderCreatedV1 from version %d: %w", version, err)
+	}
+	return nil
+}
+
+// readOrderCreatedV1From398a7a2cdf955152 reads a waybill.orders.OrderCreated written with the schema of fingerprint 398a7a2cdf955152.
+func readOrderCreatedV1From398a7a2cdf955152(v *OrderCreatedV1, r *avrobin.Reader) {
+	v.OrderID = r.String()
+	v.CustomerID = r.String()
+	v.LineItems = v.LineItems[:0]
+	for n1 := r.BlockCount(); n1 > 0; n1 = r.BlockCount() {
+		v.LineItems = slices.Grow(v.LineItems, n1)
+		for range n1 {
+			v.LineItems = append(v.LineItems, *new(LineItem))
+			v.LineItems[len(v.LineItems)-1].ReadAvro(r)
+		}
+	}
+	v.CreatedAt = r.TimestampMillis()
+	switch r.Index(2) {
+	case 0:
+	case 1:
+		r.BytesView()
+		switch r.Index(2) {
+		case 0:
+		case 1:
+			r.BytesView()
+		}
+		r.BytesView()
+		switch r.Index(2) {
+		case 0:
+		case 1:
+			r.BytesView()
+		}
+		r.BytesView()
+		r.BytesView()
+	}
+	switch r.Index(2) {
+	case 0:
+	case 1:
+		r.BytesView()
+	}
+	switch r.Index(2) {
+	case 0:
+	case 1:
+		r.BytesView()
+	}
+}
+
 var _ events.Event = (*OrderCreatedV1)(nil)
 
 // EventType returns OrderCreatedEventType.
@@ -425,6 +491,47 @@ func (v *OrderCreatedV2) UnmarshalAvro(data []byte) error {
 		return fmt.Errorf("orderevents: OrderCreatedV2: %w", err)
 	}
 	return nil
+}
+
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.orders.OrderCreated's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *OrderCreatedV2) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 2 {
+		return v.UnmarshalAvro(data)
+	}
+	rd := avrobin.NewReader(data)
+	r := &rd
+	switch version {
+	case 1:
+		readOrderCreatedV2From6f184557a73db2e7(v, r)
+	default:
+		return fmt.Errorf("orderevents: OrderCreatedV2 cannot read version %d", version)
+	}
+	if err := r.Done(); err != nil {
+		return fmt.Errorf("orderevents: OrderCreatedV2 from version %d: %w", version, err)
+	}
+	return nil
+}
+
+// readOrderCreatedV2From6f184557a73db2e7 reads a waybill.orders.OrderCreated written with the schema of fingerprint 6f184557a73db2e7.
+func readOrderCreatedV2From6f184557a73db2e7(v *OrderCreatedV2, r *avrobin.Reader) {
+	v.OrderID = r.String()
+	v.CustomerID = r.String()
+	v.LineItems = v.LineItems[:0]
+	for n1 := r.BlockCount(); n1 > 0; n1 = r.BlockCount() {
+		v.LineItems = slices.Grow(v.LineItems, n1)
+		for range n1 {
+			v.LineItems = append(v.LineItems, *new(LineItem))
+			v.LineItems[len(v.LineItems)-1].ReadAvro(r)
+		}
+	}
+	v.CreatedAt = r.TimestampMillis()
+	v.ShippingAddress = nil
+	v.Total = nil
+	v.Currency = nil
 }
 
 var _ events.Event = (*OrderCreatedV2)(nil)

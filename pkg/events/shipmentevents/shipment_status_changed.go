@@ -230,6 +230,52 @@ func (v *ShipmentStatusChangedV1) UnmarshalAvro(data []byte) error {
 	return nil
 }
 
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.shipments.ShipmentStatusChanged's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *ShipmentStatusChangedV1) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 1 {
+		return v.UnmarshalAvro(data)
+	}
+	rd := avrobin.NewReader(data)
+	r := &rd
+	switch version {
+	case 2:
+		readShipmentStatusChangedV1From5a7a1fe865d16636(v, r)
+	default:
+		return fmt.Errorf("shipmentevents: ShipmentStatusChangedV1 cannot read version %d", version)
+	}
+	if err := r.Done(); err != nil {
+		return fmt.Errorf("shipmentevents: ShipmentStatusChangedV1 from version %d: %w", version, err)
+	}
+	return nil
+}
+
+// readShipmentStatusChangedV1From5a7a1fe865d16636 reads a waybill.shipments.ShipmentStatusChanged written with the schema of fingerprint 5a7a1fe865d16636.
+func readShipmentStatusChangedV1From5a7a1fe865d16636(v *ShipmentStatusChangedV1, r *avrobin.Reader) {
+	v.ShipmentID = r.String()
+	v.Status = [...]ShipmentStatusV1{"UNKNOWN", "CREATED", "PICKED_UP", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED", "EXCEPTION", "UNKNOWN"}[r.Index(8)]
+	switch r.Index(2) {
+	case 0:
+		v.Location = nil
+	case 1:
+		v1 := new(string)
+		(*v1) = r.String()
+		v.Location = v1
+	}
+	switch r.Index(2) {
+	case 0:
+		v.Eta = nil
+	case 1:
+		v2 := new(time.Time)
+		(*v2) = r.TimestampMillis()
+		v.Eta = v2
+	}
+	v.ChangedAt = r.TimestampMillis()
+}
+
 var _ events.Event = (*ShipmentStatusChangedV1)(nil)
 
 // EventType returns ShipmentStatusChangedEventType.
@@ -469,6 +515,52 @@ func (v *ShipmentStatusChangedV2) UnmarshalAvro(data []byte) error {
 		return fmt.Errorf("shipmentevents: ShipmentStatusChangedV2: %w", err)
 	}
 	return nil
+}
+
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.shipments.ShipmentStatusChanged's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *ShipmentStatusChangedV2) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 2 {
+		return v.UnmarshalAvro(data)
+	}
+	rd := avrobin.NewReader(data)
+	r := &rd
+	switch version {
+	case 1:
+		readShipmentStatusChangedV2From4217b9b55bc223f4(v, r)
+	default:
+		return fmt.Errorf("shipmentevents: ShipmentStatusChangedV2 cannot read version %d", version)
+	}
+	if err := r.Done(); err != nil {
+		return fmt.Errorf("shipmentevents: ShipmentStatusChangedV2 from version %d: %w", version, err)
+	}
+	return nil
+}
+
+// readShipmentStatusChangedV2From4217b9b55bc223f4 reads a waybill.shipments.ShipmentStatusChanged written with the schema of fingerprint 4217b9b55bc223f4.
+func readShipmentStatusChangedV2From4217b9b55bc223f4(v *ShipmentStatusChangedV2, r *avrobin.Reader) {
+	v.ShipmentID = r.String()
+	v.Status = [...]ShipmentStatusV2{"UNKNOWN", "CREATED", "PICKED_UP", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED", "EXCEPTION"}[r.Index(7)]
+	switch r.Index(2) {
+	case 0:
+		v.Location = nil
+	case 1:
+		v1 := new(string)
+		(*v1) = r.String()
+		v.Location = v1
+	}
+	switch r.Index(2) {
+	case 0:
+		v.Eta = nil
+	case 1:
+		v2 := new(time.Time)
+		(*v2) = r.TimestampMillis()
+		v.Eta = v2
+	}
+	v.ChangedAt = r.TimestampMillis()
 }
 
 var _ events.Event = (*ShipmentStatusChangedV2)(nil)

@@ -207,6 +207,43 @@ func (v *InventoryAdjustedV1) UnmarshalAvro(data []byte) error {
 	return nil
 }
 
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.warehouse.InventoryAdjusted's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *InventoryAdjustedV1) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 1 {
+		return v.UnmarshalAvro(data)
+	}
+	rd := avrobin.NewReader(data)
+	r := &rd
+	switch version {
+	case 2:
+		readInventoryAdjustedV1Froma75d3f2ef5955218(v, r)
+	default:
+		return fmt.Errorf("warehouseevents: InventoryAdjustedV1 cannot read version %d", version)
+	}
+	if err := r.Done(); err != nil {
+		return fmt.Errorf("warehouseevents: InventoryAdjustedV1 from version %d: %w", version, err)
+	}
+	return nil
+}
+
+// readInventoryAdjustedV1Froma75d3f2ef5955218 reads a waybill.warehouse.InventoryAdjusted written with the schema of fingerprint a75d3f2ef5955218.
+func readInventoryAdjustedV1Froma75d3f2ef5955218(v *InventoryAdjustedV1, r *avrobin.Reader) {
+	v.SKU = r.String()
+	v.WarehouseID = r.String()
+	v.QuantityChange = r.Int()
+	v.Reason = [...]AdjustmentReasonV1{"UNKNOWN", "RECEIVED", "DAMAGED", "LOST", "FOUND", "CYCLE_COUNT", "RETURNED", "OTHER", "UNKNOWN"}[r.Index(9)]
+	v.AdjustedAt = r.TimestampMillis()
+	switch r.Index(2) {
+	case 0:
+	case 1:
+		r.BytesView()
+	}
+}
+
 var _ events.Event = (*InventoryAdjustedV1)(nil)
 
 // EventType returns InventoryAdjustedEventType.
@@ -436,6 +473,39 @@ func (v *InventoryAdjustedV2) UnmarshalAvro(data []byte) error {
 		return fmt.Errorf("warehouseevents: InventoryAdjustedV2: %w", err)
 	}
 	return nil
+}
+
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.warehouse.InventoryAdjusted's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *InventoryAdjustedV2) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 2 {
+		return v.UnmarshalAvro(data)
+	}
+	rd := avrobin.NewReader(data)
+	r := &rd
+	switch version {
+	case 1:
+		readInventoryAdjustedV2Froma1d8ce41c1f816ac(v, r)
+	default:
+		return fmt.Errorf("warehouseevents: InventoryAdjustedV2 cannot read version %d", version)
+	}
+	if err := r.Done(); err != nil {
+		return fmt.Errorf("warehouseevents: InventoryAdjustedV2 from version %d: %w", version, err)
+	}
+	return nil
+}
+
+// readInventoryAdjustedV2Froma1d8ce41c1f816ac reads a waybill.warehouse.InventoryAdjusted written with the schema of fingerprint a1d8ce41c1f816ac.
+func readInventoryAdjustedV2Froma1d8ce41c1f816ac(v *InventoryAdjustedV2, r *avrobin.Reader) {
+	v.SKU = r.String()
+	v.WarehouseID = r.String()
+	v.QuantityChange = r.Int()
+	v.Reason = [...]AdjustmentReasonV2{"UNKNOWN", "RECEIVED", "DAMAGED", "LOST", "FOUND", "CYCLE_COUNT", "RETURNED", "OTHER"}[r.Index(8)]
+	v.AdjustedAt = r.TimestampMillis()
+	v.Note = nil
 }
 
 var _ events.Event = (*InventoryAdjustedV2)(nil)

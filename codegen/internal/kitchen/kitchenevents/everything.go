@@ -832,6 +832,164 @@ func (v *EverythingV1) UnmarshalAvro(data []byte) error {
 	return nil
 }
 
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.kitchen.Everything's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *EverythingV1) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 1 {
+		return v.UnmarshalAvro(data)
+	}
+	rd := avrobin.NewReader(data)
+	r := &rd
+	switch version {
+	case 2:
+		readEverythingV1From3b9fc579a079a17f(v, r)
+	default:
+		return fmt.Errorf("kitchenevents: EverythingV1 cannot read version %d", version)
+	}
+	if err := r.Done(); err != nil {
+		return fmt.Errorf("kitchenevents: EverythingV1 from version %d: %w", version, err)
+	}
+	return nil
+}
+
+// readEverythingV1From3b9fc579a079a17f reads a waybill.kitchen.Everything written with the schema of fingerprint 3b9fc579a079a17f.
+func readEverythingV1From3b9fc579a079a17f(v *EverythingV1, r *avrobin.Reader) {
+	v.ID = r.String()
+	v.Flag = r.Bool()
+	v.Count = r.Int()
+	v.Big = r.Long()
+	v.Ratio = r.Float()
+	v.Score = r.Double()
+	v.Blob = r.Bytes()
+	v.UUID = r.String()
+	v.Day = r.Date()
+	v.AtMillis = r.TimestampMillis()
+	v.AtMicros = r.TimestampMicros()
+	v.TimeOfDay = time.Duration(r.Int()) * time.Millisecond
+	v.Price = r.Decimal(2)
+	v.Amount = r.FixedDecimal(8, 4)
+	v.Hash.ReadAvro(r)
+	v.Kind = [...]KindV1{"UNKNOWN", "SMALL", "LARGE", "UNKNOWN"}[r.Index(4)]
+	v.Tags = v.Tags[:0]
+	for n1 := r.BlockCount(); n1 > 0; n1 = r.BlockCount() {
+		v.Tags = slices.Grow(v.Tags, n1)
+		for range n1 {
+			v.Tags = append(v.Tags, *new(string))
+			v.Tags[len(v.Tags)-1] = r.String()
+		}
+	}
+	v.Attrs = map[string]int64{}
+	for n2 := r.BlockCount(); n2 > 0; n2 = r.BlockCount() {
+		for range n2 {
+			k3 := r.String()
+			var v4 int64
+			v4 = r.Long()
+			v.Attrs[k3] = v4
+		}
+	}
+	switch r.Index(2) {
+	case 0:
+		v.Where = nil
+	case 1:
+		v5 := new(commonevents.PointV1)
+		(*v5).ReadAvro(r)
+		v.Where = v5
+	}
+	switch r.Index(4) {
+	case 0:
+		v.Choice = EverythingV1Choice{}
+	case 1:
+		v.Choice = EverythingV1Choice{}
+		v.Choice.String = new(string)
+		(*v.Choice.String) = r.String()
+	case 2:
+		v.Choice = EverythingV1Choice{}
+		v.Choice.Long = new(int64)
+		(*v.Choice.Long) = r.Long()
+	case 3:
+		v.Choice = EverythingV1Choice{}
+		v.Choice.Point = new(commonevents.PointV1)
+		(*v.Choice.Point).ReadAvro(r)
+	}
+	switch r.Index(2) {
+	case 0:
+		v.Pick = EverythingV1Pick{}
+		v.Pick.Int = new(int32)
+		(*v.Pick.Int) = r.Int()
+	case 1:
+		v.Pick = EverythingV1Pick{}
+		v.Pick.Inner = new(Inner)
+		(*v.Pick.Inner).ReadAvro(r)
+	}
+	v.Mixed = v.Mixed[:0]
+	for n6 := r.BlockCount(); n6 > 0; n6 = r.BlockCount() {
+		v.Mixed = slices.Grow(v.Mixed, n6)
+		for range n6 {
+			v.Mixed = append(v.Mixed, *new(EverythingV1MixedItem))
+			v.Mixed[len(v.Mixed)-1].ReadAvro(r)
+		}
+	}
+	switch r.Index(2) {
+	case 0:
+		v.MaybeItems = nil
+	case 1:
+		v.MaybeItems = v.MaybeItems[:0]
+		for n7 := r.BlockCount(); n7 > 0; n7 = r.BlockCount() {
+			v.MaybeItems = slices.Grow(v.MaybeItems, n7)
+			for range n7 {
+				v.MaybeItems = append(v.MaybeItems, *new(Inner))
+				v.MaybeItems[len(v.MaybeItems)-1].ReadAvro(r)
+			}
+		}
+	}
+	switch r.Index(2) {
+	case 0:
+		v.MaybeMap = nil
+	case 1:
+		v8 := new(map[string]string)
+		(*v8) = map[string]string{}
+		for n9 := r.BlockCount(); n9 > 0; n9 = r.BlockCount() {
+			for range n9 {
+				k10 := r.String()
+				var v11 string
+				v11 = r.String()
+				(*v8)[k10] = v11
+			}
+		}
+		v.MaybeMap = v8
+	}
+	switch r.Index(2) {
+	case 0:
+		v.MaybeDay = nil
+	case 1:
+		v12 := new(time.Time)
+		(*v12) = r.Date()
+		v.MaybeDay = v12
+	}
+	switch r.Index(2) {
+	case 0:
+		v.MaybePrice = nil
+	case 1:
+		v.MaybePrice = r.Decimal(2)
+	}
+	switch r.Index(2) {
+	case 0:
+		v.MaybeKind = nil
+	case 1:
+		v13 := new(KindV1)
+		(*v13) = [...]KindV1{"UNKNOWN", "SMALL", "LARGE", "UNKNOWN"}[r.Index(4)]
+		v.MaybeKind = v13
+	}
+	switch r.Index(2) {
+	case 0:
+	case 1:
+		r.BytesView()
+	}
+}
+
 var _ events.Event = (*EverythingV1)(nil)
 
 // EventType returns EverythingEventType.
@@ -1645,6 +1803,160 @@ func (v *EverythingV2) UnmarshalAvro(data []byte) error {
 		return fmt.Errorf("kitchenevents: EverythingV2: %w", err)
 	}
 	return nil
+}
+
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.kitchen.Everything's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *EverythingV2) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 2 {
+		return v.UnmarshalAvro(data)
+	}
+	rd := avrobin.NewReader(data)
+	r := &rd
+	switch version {
+	case 1:
+		readEverythingV2Fromea565c42b3712bd4(v, r)
+	default:
+		return fmt.Errorf("kitchenevents: EverythingV2 cannot read version %d", version)
+	}
+	if err := r.Done(); err != nil {
+		return fmt.Errorf("kitchenevents: EverythingV2 from version %d: %w", version, err)
+	}
+	return nil
+}
+
+// readEverythingV2Fromea565c42b3712bd4 reads a waybill.kitchen.Everything written with the schema of fingerprint ea565c42b3712bd4.
+func readEverythingV2Fromea565c42b3712bd4(v *EverythingV2, r *avrobin.Reader) {
+	v.ID = r.String()
+	v.Flag = r.Bool()
+	v.Count = r.Int()
+	v.Big = r.Long()
+	v.Ratio = r.Float()
+	v.Score = r.Double()
+	v.Blob = r.Bytes()
+	v.UUID = r.String()
+	v.Day = r.Date()
+	v.AtMillis = r.TimestampMillis()
+	v.AtMicros = r.TimestampMicros()
+	v.TimeOfDay = time.Duration(r.Int()) * time.Millisecond
+	v.Price = r.Decimal(2)
+	v.Amount = r.FixedDecimal(8, 4)
+	v.Hash.ReadAvro(r)
+	v.Kind = [...]KindV2{"UNKNOWN", "SMALL", "LARGE"}[r.Index(3)]
+	v.Tags = v.Tags[:0]
+	for n1 := r.BlockCount(); n1 > 0; n1 = r.BlockCount() {
+		v.Tags = slices.Grow(v.Tags, n1)
+		for range n1 {
+			v.Tags = append(v.Tags, *new(string))
+			v.Tags[len(v.Tags)-1] = r.String()
+		}
+	}
+	v.Attrs = map[string]int64{}
+	for n2 := r.BlockCount(); n2 > 0; n2 = r.BlockCount() {
+		for range n2 {
+			k3 := r.String()
+			var v4 int64
+			v4 = r.Long()
+			v.Attrs[k3] = v4
+		}
+	}
+	switch r.Index(2) {
+	case 0:
+		v.Where = nil
+	case 1:
+		v5 := new(commonevents.PointV1)
+		(*v5).ReadAvro(r)
+		v.Where = v5
+	}
+	switch r.Index(4) {
+	case 0:
+		v.Choice = EverythingV2Choice{}
+	case 1:
+		v.Choice = EverythingV2Choice{}
+		v.Choice.String = new(string)
+		(*v.Choice.String) = r.String()
+	case 2:
+		v.Choice = EverythingV2Choice{}
+		v.Choice.Long = new(int64)
+		(*v.Choice.Long) = r.Long()
+	case 3:
+		v.Choice = EverythingV2Choice{}
+		v.Choice.Point = new(commonevents.PointV1)
+		(*v.Choice.Point).ReadAvro(r)
+	}
+	switch r.Index(2) {
+	case 0:
+		v.Pick = EverythingV2Pick{}
+		v.Pick.Int = new(int32)
+		(*v.Pick.Int) = r.Int()
+	case 1:
+		v.Pick = EverythingV2Pick{}
+		v.Pick.Inner = new(Inner)
+		(*v.Pick.Inner).ReadAvro(r)
+	}
+	v.Mixed = v.Mixed[:0]
+	for n6 := r.BlockCount(); n6 > 0; n6 = r.BlockCount() {
+		v.Mixed = slices.Grow(v.Mixed, n6)
+		for range n6 {
+			v.Mixed = append(v.Mixed, *new(EverythingV2MixedItem))
+			v.Mixed[len(v.Mixed)-1].ReadAvro(r)
+		}
+	}
+	switch r.Index(2) {
+	case 0:
+		v.MaybeItems = nil
+	case 1:
+		v.MaybeItems = v.MaybeItems[:0]
+		for n7 := r.BlockCount(); n7 > 0; n7 = r.BlockCount() {
+			v.MaybeItems = slices.Grow(v.MaybeItems, n7)
+			for range n7 {
+				v.MaybeItems = append(v.MaybeItems, *new(Inner))
+				v.MaybeItems[len(v.MaybeItems)-1].ReadAvro(r)
+			}
+		}
+	}
+	switch r.Index(2) {
+	case 0:
+		v.MaybeMap = nil
+	case 1:
+		v8 := new(map[string]string)
+		(*v8) = map[string]string{}
+		for n9 := r.BlockCount(); n9 > 0; n9 = r.BlockCount() {
+			for range n9 {
+				k10 := r.String()
+				var v11 string
+				v11 = r.String()
+				(*v8)[k10] = v11
+			}
+		}
+		v.MaybeMap = v8
+	}
+	switch r.Index(2) {
+	case 0:
+		v.MaybeDay = nil
+	case 1:
+		v12 := new(time.Time)
+		(*v12) = r.Date()
+		v.MaybeDay = v12
+	}
+	switch r.Index(2) {
+	case 0:
+		v.MaybePrice = nil
+	case 1:
+		v.MaybePrice = r.Decimal(2)
+	}
+	switch r.Index(2) {
+	case 0:
+		v.MaybeKind = nil
+	case 1:
+		v13 := new(KindV2)
+		(*v13) = [...]KindV2{"UNKNOWN", "SMALL", "LARGE"}[r.Index(3)]
+		v.MaybeKind = v13
+	}
+	v.Note = nil
 }
 
 var _ events.Event = (*EverythingV2)(nil)

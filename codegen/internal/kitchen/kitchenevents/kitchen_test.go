@@ -145,3 +145,39 @@ func TestRecursive(t *testing.T) {
 		t.Fatalf("hamba: %v", err)
 	}
 }
+
+// TestUnmarshalAvroVersion: the generated resolution reads what the
+// conversions through hamba's resolution produce, unions included.
+func TestUnmarshalAvroVersion(t *testing.T) {
+	v := everything()
+	data, err := v.AppendAvro(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got kitchenevents.EverythingV1
+	if err := got.UnmarshalAvroVersion(2, data); err != nil {
+		t.Fatal(err)
+	}
+	want, err := kitchenevents.EverythingV2ToV1(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, &got, opts...); diff != "" {
+		t.Errorf("v2 read as v1 (-hamba +generated):\n%s", diff)
+	}
+	data1, _ := want.AppendAvro(nil)
+	var up kitchenevents.EverythingV2
+	if err := up.UnmarshalAvroVersion(1, data1); err != nil {
+		t.Fatal(err)
+	}
+	wantUp, err := kitchenevents.EverythingV1ToV2(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantUp, &up, opts...); diff != "" {
+		t.Errorf("v1 read as v2 (-hamba +generated):\n%s", diff)
+	}
+	if err := up.UnmarshalAvroVersion(7, data1); err == nil {
+		t.Error("no error for an unknown version")
+	}
+}
