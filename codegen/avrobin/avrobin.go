@@ -218,8 +218,18 @@ func (r *Reader) Done() error {
 	return r.err
 }
 
-// Long reads a long.
+// Long reads a long. Values of one byte, the most common, take an inlined path.
 func (r *Reader) Long() int64 {
+	if r.pos < len(r.buf) && r.err == nil {
+		if c := r.buf[r.pos]; c < 0x80 {
+			r.pos++
+			return int64(c>>1) ^ -int64(c&1)
+		}
+	}
+	return r.longSlow()
+}
+
+func (r *Reader) longSlow() int64 {
 	if r.err != nil {
 		return 0
 	}

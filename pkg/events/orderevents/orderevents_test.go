@@ -168,4 +168,43 @@ func BenchmarkOrderCreatedV2(b *testing.B) {
 			}
 		}
 	})
+	v1, err := orderevents.OrderCreatedV2ToV1(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	v1Data, err := v1.AppendAvro(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resolved, err := avro.NewSchemaCompatibility().Resolve(schema, v1.Schema())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("decode-v1-as-v2/generated", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var out orderevents.OrderCreatedV2
+			if err := out.UnmarshalAvroVersion(1, v1Data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode-v1-as-v2/hamba", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var out orderevents.OrderCreatedV2
+			if err := avro.Unmarshal(resolved, v1Data, &out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode-v1-as-v1/generated", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var out orderevents.OrderCreatedV1
+			if err := out.UnmarshalAvro(v1Data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
