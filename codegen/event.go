@@ -20,6 +20,12 @@ func (g *generator) event(w *bytes.Buffer, e *catalog.Event) error {
 		fmt.Fprintf(w, "// %sTopic is the Kafka topic %s is published on.\n", base, base)
 		fmt.Fprintf(w, "const %sTopic = %q\n\n", base, e.Topic)
 	}
+	fmt.Fprintf(w, "// %sVersions maps the fingerprint of each version's schema to its number.\n", unexported(base))
+	fmt.Fprintf(w, "var %sVersions = sync.OnceValue(func() map[[32]byte]int {\nreturn map[[32]byte]int{\n", unexported(base))
+	for _, v := range e.Versions {
+		fmt.Fprintf(w, "%sSchema().Fingerprint(): %d,\n", unexported(g.names[v.Schema].name), v.Number)
+	}
+	fmt.Fprintf(w, "}\n})\n\n")
 	latest := e.Latest()
 	comment(w, "", fmt.Sprintf("%s is the latest version of %s. %s", base, e.FullName, e.Description))
 	fmt.Fprintf(w, "type %s = %sV%d\n\n", base, base, latest.Number)
@@ -108,16 +114,18 @@ func (g *generator) version(w *bytes.Buffer, e *catalog.Event, v *catalog.Versio
 	fmt.Fprintf(w, "// UnmarshalAvro decodes an Avro binary body written with version %d's schema into v.\n", v.Number)
 	fmt.Fprintf(w, "func (v *%s) UnmarshalAvro(data []byte) error {\nr := avrobin.NewReader(data)\nv.ReadAvro(&r)\n", name)
 	fmt.Fprintf(w, "if err := r.Done(); err != nil {\nreturn fmt.Errorf(\"%s: %s: %%w\", err)\n}\nreturn nil\n}\n\n", g.cur, name)
-	if len(e.Versions) > 1 {
-		if err := g.versions(w, e, v); err != nil {
-			return err
-		}
+	if err := g.versions(w, e, v); err != nil {
+		return err
 	}
+	base := exported(e.Name)
+	fmt.Fprintf(w, "// WriterVersion returns the version of %s whose schema is s, a writer's\n", e.FullName)
+	fmt.Fprintf(w, "// schema (from the registry, by ID), compared by hamba's fingerprint of its\n")
+	fmt.Fprintf(w, "// canonical form: the version to pass to UnmarshalAvroVersion.\n")
+	fmt.Fprintf(w, "func (*%s) WriterVersion(s avro.Schema) (int, bool) {\nn, ok := %sVersions()[s.Fingerprint()]\nreturn n, ok\n}\n\n", name, unexported(base))
 	if shared {
 		return nil
 	}
 	fmt.Fprintf(w, "var _ events.Event = (*%s)(nil)\n\n", name)
-	base := exported(e.Name)
 	fmt.Fprintf(w, "// EventType returns %sEventType.\nfunc (*%s) EventType() string { return %sEventType }\n\n", base, name, base)
 	fmt.Fprintf(w, "// EventVersion returns %d.\nfunc (*%s) EventVersion() int { return %sVersion }\n\n", v.Number, name, name)
 	fmt.Fprintf(w, "// Subject returns %sSubject.\nfunc (*%s) Subject() string { return %sSubject }\n\n", name, name, name)

@@ -510,6 +510,11 @@ func (g *generator) versions(w *bytes.Buffer, e *catalog.Event, rv *catalog.Vers
 	}
 	fmt.Fprintf(w, "\nfunc (v *%s) UnmarshalAvroVersion(version int, data []byte) error {\n", name)
 	fmt.Fprintf(w, "if version == %d {\nreturn v.UnmarshalAvro(data)\n}\n", rv.Number)
+	if cases.Len() == 0 {
+		fmt.Fprintf(w, "return fmt.Errorf(\"%s: %s cannot read version %%d\", version)\n}\n\n", g.cur, name)
+		w.Write(funcs.Bytes())
+		return nil
+	}
 	fmt.Fprintf(w, "rd := avrobin.NewReader(data)\nr := &rd\nswitch version {\n%s", cases.String())
 	fmt.Fprintf(w, "default:\nreturn fmt.Errorf(\"%s: %s cannot read version %%d\", version)\n}\n", g.cur, name)
 	fmt.Fprintf(w, "if err := r.Done(); err != nil {\nreturn fmt.Errorf(\"%s: %s from version %%d: %%w\", version, err)\n}\nreturn nil\n}\n\n", g.cur, name)

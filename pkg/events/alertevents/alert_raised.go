@@ -22,6 +22,14 @@ const AlertRaisedEventType = "waybill.alerts.AlertRaised"
 // AlertRaisedTopic is the Kafka topic AlertRaised is published on.
 const AlertRaisedTopic = "alert-events"
 
+// alertRaisedVersions maps the fingerprint of each version's schema to its number.
+var alertRaisedVersions = sync.OnceValue(func() map[[32]byte]int {
+	return map[[32]byte]int{
+		alertRaisedV1Schema().Fingerprint(): 1,
+		alertRaisedV2Schema().Fingerprint(): 2,
+	}
+})
+
 // AlertRaised is the latest version of waybill.alerts.AlertRaised. Something
 // went wrong with an order, a shipment or stock and needs attention.
 type AlertRaised = AlertRaisedV2
@@ -412,6 +420,14 @@ func readAlertRaisedV1From39866740f55a6476(v *AlertRaisedV1, r *avrobin.Reader) 
 	}
 }
 
+// WriterVersion returns the version of waybill.alerts.AlertRaised whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*AlertRaisedV1) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := alertRaisedVersions()[s.Fingerprint()]
+	return n, ok
+}
+
 var _ events.Event = (*AlertRaisedV1)(nil)
 
 // EventType returns AlertRaisedEventType.
@@ -732,6 +748,14 @@ func readAlertRaisedV2From31cf613d506432c8(v *AlertRaisedV2, r *avrobin.Reader) 
 	v.Description = r.String()
 	v.RaisedAt = r.TimestampMillis()
 	v.Attributes = map[string]string{}
+}
+
+// WriterVersion returns the version of waybill.alerts.AlertRaised whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*AlertRaisedV2) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := alertRaisedVersions()[s.Fingerprint()]
+	return n, ok
 }
 
 var _ events.Event = (*AlertRaisedV2)(nil)

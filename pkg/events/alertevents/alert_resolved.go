@@ -20,6 +20,13 @@ const AlertResolvedEventType = "waybill.alerts.AlertResolved"
 // AlertResolvedTopic is the Kafka topic AlertResolved is published on.
 const AlertResolvedTopic = "alert-events"
 
+// alertResolvedVersions maps the fingerprint of each version's schema to its number.
+var alertResolvedVersions = sync.OnceValue(func() map[[32]byte]int {
+	return map[[32]byte]int{
+		alertResolvedV1Schema().Fingerprint(): 1,
+	}
+})
+
 // AlertResolved is the latest version of waybill.alerts.AlertResolved. An
 // open alert was dealt with and closed.
 type AlertResolved = AlertResolvedV1
@@ -117,6 +124,26 @@ func (v *AlertResolvedV1) UnmarshalAvro(data []byte) error {
 		return fmt.Errorf("alertevents: AlertResolvedV1: %w", err)
 	}
 	return nil
+}
+
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.alerts.AlertResolved's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *AlertResolvedV1) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 1 {
+		return v.UnmarshalAvro(data)
+	}
+	return fmt.Errorf("alertevents: AlertResolvedV1 cannot read version %d", version)
+}
+
+// WriterVersion returns the version of waybill.alerts.AlertResolved whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*AlertResolvedV1) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := alertResolvedVersions()[s.Fingerprint()]
+	return n, ok
 }
 
 var _ events.Event = (*AlertResolvedV1)(nil)

@@ -12,6 +12,13 @@ import (
 	"github.com/waybill/waybill/codegen/avrobin"
 )
 
+// addressVersions maps the fingerprint of each version's schema to its number.
+var addressVersions = sync.OnceValue(func() map[[32]byte]int {
+	return map[[32]byte]int{
+		addressV1Schema().Fingerprint(): 1,
+	}
+})
+
 // Address is the latest version of waybill.common.Address. A postal address;
 // the destination of orders and shipments.
 type Address = AddressV1
@@ -159,4 +166,24 @@ func (v *AddressV1) UnmarshalAvro(data []byte) error {
 		return fmt.Errorf("commonevents: AddressV1: %w", err)
 	}
 	return nil
+}
+
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.common.Address's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *AddressV1) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 1 {
+		return v.UnmarshalAvro(data)
+	}
+	return fmt.Errorf("commonevents: AddressV1 cannot read version %d", version)
+}
+
+// WriterVersion returns the version of waybill.common.Address whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*AddressV1) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := addressVersions()[s.Fingerprint()]
+	return n, ok
 }

@@ -20,6 +20,13 @@ const OrderCancelledEventType = "waybill.orders.OrderCancelled"
 // OrderCancelledTopic is the Kafka topic OrderCancelled is published on.
 const OrderCancelledTopic = "order-events"
 
+// orderCancelledVersions maps the fingerprint of each version's schema to its number.
+var orderCancelledVersions = sync.OnceValue(func() map[[32]byte]int {
+	return map[[32]byte]int{
+		orderCancelledV1Schema().Fingerprint(): 1,
+	}
+})
+
 // OrderCancelled is the latest version of waybill.orders.OrderCancelled. An
 // order was cancelled before it shipped; its reservations are released.
 type OrderCancelled = OrderCancelledV1
@@ -189,6 +196,26 @@ func (v *OrderCancelledV1) UnmarshalAvro(data []byte) error {
 		return fmt.Errorf("orderevents: OrderCancelledV1: %w", err)
 	}
 	return nil
+}
+
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.orders.OrderCancelled's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *OrderCancelledV1) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 1 {
+		return v.UnmarshalAvro(data)
+	}
+	return fmt.Errorf("orderevents: OrderCancelledV1 cannot read version %d", version)
+}
+
+// WriterVersion returns the version of waybill.orders.OrderCancelled whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*OrderCancelledV1) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := orderCancelledVersions()[s.Fingerprint()]
+	return n, ok
 }
 
 var _ events.Event = (*OrderCancelledV1)(nil)

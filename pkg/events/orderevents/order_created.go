@@ -23,6 +23,14 @@ const OrderCreatedEventType = "waybill.orders.OrderCreated"
 // OrderCreatedTopic is the Kafka topic OrderCreated is published on.
 const OrderCreatedTopic = "order-events"
 
+// orderCreatedVersions maps the fingerprint of each version's schema to its number.
+var orderCreatedVersions = sync.OnceValue(func() map[[32]byte]int {
+	return map[[32]byte]int{
+		orderCreatedV1Schema().Fingerprint(): 1,
+		orderCreatedV2Schema().Fingerprint(): 2,
+	}
+})
+
 // OrderCreated is the latest version of waybill.orders.OrderCreated. A
 // customer placed an order; the warehouse reserves stock for it.
 type OrderCreated = OrderCreatedV2
@@ -254,6 +262,14 @@ func readOrderCreatedV1From398a7a2cdf955152(v *OrderCreatedV1, r *avrobin.Reader
 	case 1:
 		r.BytesView()
 	}
+}
+
+// WriterVersion returns the version of waybill.orders.OrderCreated whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*OrderCreatedV1) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := orderCreatedVersions()[s.Fingerprint()]
+	return n, ok
 }
 
 var _ events.Event = (*OrderCreatedV1)(nil)
@@ -532,6 +548,14 @@ func readOrderCreatedV2From6f184557a73db2e7(v *OrderCreatedV2, r *avrobin.Reader
 	v.ShippingAddress = nil
 	v.Total = nil
 	v.Currency = nil
+}
+
+// WriterVersion returns the version of waybill.orders.OrderCreated whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*OrderCreatedV2) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := orderCreatedVersions()[s.Fingerprint()]
+	return n, ok
 }
 
 var _ events.Event = (*OrderCreatedV2)(nil)

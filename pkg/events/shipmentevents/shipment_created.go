@@ -21,6 +21,13 @@ const ShipmentCreatedEventType = "waybill.shipments.ShipmentCreated"
 // ShipmentCreatedTopic is the Kafka topic ShipmentCreated is published on.
 const ShipmentCreatedTopic = "shipment-events"
 
+// shipmentCreatedVersions maps the fingerprint of each version's schema to its number.
+var shipmentCreatedVersions = sync.OnceValue(func() map[[32]byte]int {
+	return map[[32]byte]int{
+		shipmentCreatedV1Schema().Fingerprint(): 1,
+	}
+})
+
 // ShipmentCreated is the latest version of waybill.shipments.ShipmentCreated.
 // A shipment was booked with a carrier for an order.
 type ShipmentCreated = ShipmentCreatedV1
@@ -154,6 +161,26 @@ func (v *ShipmentCreatedV1) UnmarshalAvro(data []byte) error {
 		return fmt.Errorf("shipmentevents: ShipmentCreatedV1: %w", err)
 	}
 	return nil
+}
+
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.shipments.ShipmentCreated's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *ShipmentCreatedV1) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 1 {
+		return v.UnmarshalAvro(data)
+	}
+	return fmt.Errorf("shipmentevents: ShipmentCreatedV1 cannot read version %d", version)
+}
+
+// WriterVersion returns the version of waybill.shipments.ShipmentCreated whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*ShipmentCreatedV1) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := shipmentCreatedVersions()[s.Fingerprint()]
+	return n, ok
 }
 
 var _ events.Event = (*ShipmentCreatedV1)(nil)

@@ -20,6 +20,14 @@ const ShipmentStatusChangedEventType = "waybill.shipments.ShipmentStatusChanged"
 // ShipmentStatusChangedTopic is the Kafka topic ShipmentStatusChanged is published on.
 const ShipmentStatusChangedTopic = "shipment-events"
 
+// shipmentStatusChangedVersions maps the fingerprint of each version's schema to its number.
+var shipmentStatusChangedVersions = sync.OnceValue(func() map[[32]byte]int {
+	return map[[32]byte]int{
+		shipmentStatusChangedV1Schema().Fingerprint(): 1,
+		shipmentStatusChangedV2Schema().Fingerprint(): 2,
+	}
+})
+
 // ShipmentStatusChanged is the latest version of
 // waybill.shipments.ShipmentStatusChanged. A shipment moved to a new stage of
 // its journey, as its carrier reported it.
@@ -274,6 +282,14 @@ func readShipmentStatusChangedV1From5a7a1fe865d16636(v *ShipmentStatusChangedV1,
 		v.Eta = v2
 	}
 	v.ChangedAt = r.TimestampMillis()
+}
+
+// WriterVersion returns the version of waybill.shipments.ShipmentStatusChanged whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*ShipmentStatusChangedV1) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := shipmentStatusChangedVersions()[s.Fingerprint()]
+	return n, ok
 }
 
 var _ events.Event = (*ShipmentStatusChangedV1)(nil)
@@ -561,6 +577,14 @@ func readShipmentStatusChangedV2From4217b9b55bc223f4(v *ShipmentStatusChangedV2,
 		v.Eta = v2
 	}
 	v.ChangedAt = r.TimestampMillis()
+}
+
+// WriterVersion returns the version of waybill.shipments.ShipmentStatusChanged whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*ShipmentStatusChangedV2) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := shipmentStatusChangedVersions()[s.Fingerprint()]
+	return n, ok
 }
 
 var _ events.Event = (*ShipmentStatusChangedV2)(nil)

@@ -20,6 +20,14 @@ const InventoryAdjustedEventType = "waybill.warehouse.InventoryAdjusted"
 // InventoryAdjustedTopic is the Kafka topic InventoryAdjusted is published on.
 const InventoryAdjustedTopic = "warehouse-events"
 
+// inventoryAdjustedVersions maps the fingerprint of each version's schema to its number.
+var inventoryAdjustedVersions = sync.OnceValue(func() map[[32]byte]int {
+	return map[[32]byte]int{
+		inventoryAdjustedV1Schema().Fingerprint(): 1,
+		inventoryAdjustedV2Schema().Fingerprint(): 2,
+	}
+})
+
 // InventoryAdjusted is the latest version of
 // waybill.warehouse.InventoryAdjusted. The stock of one SKU in one warehouse
 // changed for a reason other than an order.
@@ -242,6 +250,14 @@ func readInventoryAdjustedV1Froma75d3f2ef5955218(v *InventoryAdjustedV1, r *avro
 	case 1:
 		r.BytesView()
 	}
+}
+
+// WriterVersion returns the version of waybill.warehouse.InventoryAdjusted whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*InventoryAdjustedV1) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := inventoryAdjustedVersions()[s.Fingerprint()]
+	return n, ok
 }
 
 var _ events.Event = (*InventoryAdjustedV1)(nil)
@@ -506,6 +522,14 @@ func readInventoryAdjustedV2Froma1d8ce41c1f816ac(v *InventoryAdjustedV2, r *avro
 	v.Reason = [...]AdjustmentReasonV2{"UNKNOWN", "RECEIVED", "DAMAGED", "LOST", "FOUND", "CYCLE_COUNT", "RETURNED", "OTHER"}[r.Index(8)]
 	v.AdjustedAt = r.TimestampMillis()
 	v.Note = nil
+}
+
+// WriterVersion returns the version of waybill.warehouse.InventoryAdjusted whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*InventoryAdjustedV2) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := inventoryAdjustedVersions()[s.Fingerprint()]
+	return n, ok
 }
 
 var _ events.Event = (*InventoryAdjustedV2)(nil)

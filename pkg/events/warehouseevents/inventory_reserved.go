@@ -21,6 +21,13 @@ const InventoryReservedEventType = "waybill.warehouse.InventoryReserved"
 // InventoryReservedTopic is the Kafka topic InventoryReserved is published on.
 const InventoryReservedTopic = "warehouse-events"
 
+// inventoryReservedVersions maps the fingerprint of each version's schema to its number.
+var inventoryReservedVersions = sync.OnceValue(func() map[[32]byte]int {
+	return map[[32]byte]int{
+		inventoryReservedV1Schema().Fingerprint(): 1,
+	}
+})
+
 // InventoryReserved is the latest version of
 // waybill.warehouse.InventoryReserved. A warehouse set stock aside for an
 // order.
@@ -187,6 +194,26 @@ func (v *InventoryReservedV1) UnmarshalAvro(data []byte) error {
 		return fmt.Errorf("warehouseevents: InventoryReservedV1: %w", err)
 	}
 	return nil
+}
+
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.warehouse.InventoryReserved's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *InventoryReservedV1) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 1 {
+		return v.UnmarshalAvro(data)
+	}
+	return fmt.Errorf("warehouseevents: InventoryReservedV1 cannot read version %d", version)
+}
+
+// WriterVersion returns the version of waybill.warehouse.InventoryReserved whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*InventoryReservedV1) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := inventoryReservedVersions()[s.Fingerprint()]
+	return n, ok
 }
 
 var _ events.Event = (*InventoryReservedV1)(nil)

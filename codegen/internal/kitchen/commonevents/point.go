@@ -12,6 +12,13 @@ import (
 	"github.com/waybill/waybill/codegen/avrobin"
 )
 
+// pointVersions maps the fingerprint of each version's schema to its number.
+var pointVersions = sync.OnceValue(func() map[[32]byte]int {
+	return map[[32]byte]int{
+		pointV1Schema().Fingerprint(): 1,
+	}
+})
+
 // Point is the latest version of waybill.common.Point. A point with a label.
 type Point = PointV1
 
@@ -99,4 +106,24 @@ func (v *PointV1) UnmarshalAvro(data []byte) error {
 		return fmt.Errorf("commonevents: PointV1: %w", err)
 	}
 	return nil
+}
+
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.common.Point's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *PointV1) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 1 {
+		return v.UnmarshalAvro(data)
+	}
+	return fmt.Errorf("commonevents: PointV1 cannot read version %d", version)
+}
+
+// WriterVersion returns the version of waybill.common.Point whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*PointV1) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := pointVersions()[s.Fingerprint()]
+	return n, ok
 }

@@ -24,6 +24,14 @@ const EverythingEventType = "waybill.kitchen.Everything"
 // EverythingTopic is the Kafka topic Everything is published on.
 const EverythingTopic = "kitchen-events"
 
+// everythingVersions maps the fingerprint of each version's schema to its number.
+var everythingVersions = sync.OnceValue(func() map[[32]byte]int {
+	return map[[32]byte]int{
+		everythingV1Schema().Fingerprint(): 1,
+		everythingV2Schema().Fingerprint(): 2,
+	}
+})
+
 // Everything is the latest version of waybill.kitchen.Everything. Every Avro
 // type once.
 type Everything = EverythingV2
@@ -988,6 +996,14 @@ func readEverythingV1From3b9fc579a079a17f(v *EverythingV1, r *avrobin.Reader) {
 	case 1:
 		r.BytesView()
 	}
+}
+
+// WriterVersion returns the version of waybill.kitchen.Everything whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*EverythingV1) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := everythingVersions()[s.Fingerprint()]
+	return n, ok
 }
 
 var _ events.Event = (*EverythingV1)(nil)
@@ -1957,6 +1973,14 @@ func readEverythingV2Fromea565c42b3712bd4(v *EverythingV2, r *avrobin.Reader) {
 		v.MaybeKind = v13
 	}
 	v.Note = nil
+}
+
+// WriterVersion returns the version of waybill.kitchen.Everything whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*EverythingV2) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := everythingVersions()[s.Fingerprint()]
+	return n, ok
 }
 
 var _ events.Event = (*EverythingV2)(nil)

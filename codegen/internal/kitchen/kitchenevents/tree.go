@@ -20,6 +20,13 @@ const TreeEventType = "waybill.kitchen.Tree"
 // TreeTopic is the Kafka topic Tree is published on.
 const TreeTopic = "kitchen-events"
 
+// treeVersions maps the fingerprint of each version's schema to its number.
+var treeVersions = sync.OnceValue(func() map[[32]byte]int {
+	return map[[32]byte]int{
+		treeV1Schema().Fingerprint(): 1,
+	}
+})
+
 // Tree is the latest version of waybill.kitchen.Tree. A recursive record.
 type Tree = TreeV1
 
@@ -150,6 +157,26 @@ func (v *TreeV1) UnmarshalAvro(data []byte) error {
 		return fmt.Errorf("kitchenevents: TreeV1: %w", err)
 	}
 	return nil
+}
+
+// UnmarshalAvroVersion decodes a body written with version version of
+// waybill.kitchen.Tree's schema into v, as Avro schema resolution reads it (fields v lacks
+// are skipped, fields the writer lacks take their defaults, enum symbols v
+// lacks become its default), without reflection: the resolution of every
+// version is generated.
+func (v *TreeV1) UnmarshalAvroVersion(version int, data []byte) error {
+	if version == 1 {
+		return v.UnmarshalAvro(data)
+	}
+	return fmt.Errorf("kitchenevents: TreeV1 cannot read version %d", version)
+}
+
+// WriterVersion returns the version of waybill.kitchen.Tree whose schema is s, a writer's
+// schema (from the registry, by ID), compared by hamba's fingerprint of its
+// canonical form: the version to pass to UnmarshalAvroVersion.
+func (*TreeV1) WriterVersion(s avro.Schema) (int, bool) {
+	n, ok := treeVersions()[s.Fingerprint()]
+	return n, ok
 }
 
 var _ events.Event = (*TreeV1)(nil)
