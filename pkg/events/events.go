@@ -40,3 +40,15 @@ type Reference struct {
 	Subject string
 	Version int
 }
+
+// VersionedReader is implemented by generated types: they decode bodies
+// written with any repository version of their event type through generated
+// resolution code, without reflection. The serde prefers it to a generic
+// resolved decode.
+type VersionedReader interface {
+	// WriterVersion returns the repository version whose schema is writer
+	// (compared by canonical form), and false for a schema it does not know.
+	WriterVersion(writer avro.Schema) (int, bool)
+	// UnmarshalAvroVersion decodes a body written with the given version.
+	UnmarshalAvroVersion(version int, data []byte) error
+}

@@ -91,7 +91,8 @@ type codecKey struct {
 // codec is how to decode a writer ID's bodies into a reader type.
 type codec struct {
 	same     bool        // the writer's schema is the reader's: UnmarshalAvro
-	resolved avro.Schema // otherwise the resolved schema for avro.Unmarshal
+	version  int         // else a repository version the reader's generated code resolves
+	resolved avro.Schema // else the resolved schema for avro.Unmarshal
 	err      error       // the writer cannot be read as the reader
 }
 
@@ -226,6 +227,8 @@ func (s *Serde) Deserialize(ctx context.Context, value []byte, into events.Event
 		return c.err
 	case c.same:
 		err = into.UnmarshalAvro(body)
+	case c.version > 0:
+		err = into.(events.VersionedReader).UnmarshalAvroVersion(c.version, body)
 	default:
 		err = avro.Unmarshal(c.resolved, body, into)
 	}
@@ -252,8 +255,16 @@ func (s *Serde) codec(ctx context.Context, id uint32, into events.Event) (*codec
 	c := &codec{}
 	if writer.Fingerprint() == reader.Fingerprint() {
 		c.same = true
-	} else if c.resolved, err = avro.NewSchemaCompatibility().Resolve(reader, writer); err != nil {
-		c.err = s.incompatible(ctx, id, into, err)
+	} else if vr, ok := into.(events.VersionedReader); ok {
+		// Generated resolution code: no reflection, and it sidesteps
+		// hamba's reflective decode of a nullable decimal into *big.Rat,
+		// which yields 0 (hamba v2.31). 0: a writer it does not know.
+		c.version, _ = vr.WriterVersion(writer)
+	}
+	if !c.same && c.version == 0 {
+		if c.resolved, err = avro.NewSchemaCompatibility().Resolve(reader, writer); err != nil {
+			c.err = s.incompatible(ctx, id, into, err)
+		}
 	}
 	old := *s.codecs.Load()
 	codecs := make(map[codecKey]*codec, len(old)+1)
