@@ -38,8 +38,8 @@ generate: ## regenerate generated code (pkg/events)
 check-generated: generate
 	@git diff --exit-code --stat -- pkg/events || { echo "generated code is stale: run make generate and commit"; exit 1; }
 
-bench: ## run the benchmarks (compat; the registry's handler)
-	$(GO) test -run '^$$' -bench . -skip KafkaRestart10k -benchmem ./compat/... ./services/registry/...
+bench: ## run the benchmarks (compat, generated codecs, envelope, serde, the registry and its UI)
+	$(GO) test -run '^$$' -bench . -skip KafkaRestart10k -benchmem ./compat/... ./pkg/events/... ./pkg/envelope/... ./pkg/serde/... ./services/registry/...
 
 bench-restart: ## register 10,000 schemas on Kafka storage, time a registry restart (a few minutes)
 	$(GO) test -run '^$$' -bench KafkaRestart10k -benchtime 3x -timeout 30m ./services/registry/
