@@ -36,7 +36,8 @@ generate: ## regenerate generated code (pkg/events)
 
 # CI: fail when `make generate` leaves a diff in the generated code.
 check-generated: generate
-	@git diff --exit-code --stat -- pkg/events || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@out=$$(git status --porcelain -- pkg/events); \
+	if [ -n "$$out" ]; then echo "generated code is stale or uncommitted (make generate changed these; commit them):"; echo "$$out"; exit 1; fi
 
 bench: ## run the benchmarks (compat, generated codecs, envelope, serde, the registry and its UI)
 	$(GO) test -run '^$$' -bench . -skip KafkaRestart10k -benchmem ./compat/... ./pkg/events/... ./pkg/envelope/... ./pkg/serde/... ./services/registry/...
