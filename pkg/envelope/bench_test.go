@@ -68,6 +68,8 @@ func BenchmarkEncodeFixed(b *testing.B) {
 	}
 }
 
+// BenchmarkNewV7 is google/uuid's UUIDv7 (crypto/rand per call), for
+// comparison with BenchmarkNewID.
 func BenchmarkNewV7(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
@@ -102,4 +104,23 @@ func BenchmarkEncodeIntoFixed(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkNewID is this package's UUIDv7 generator with its text form.
+func BenchmarkNewID(b *testing.B) {
+	buf := make([]byte, 0, 36)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendNewID(buf[:0])
+	}
+}
+
+func BenchmarkNewIDParallel(b *testing.B) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		buf := make([]byte, 0, 36)
+		for pb.Next() {
+			buf = AppendNewID(buf[:0])
+		}
+	})
 }

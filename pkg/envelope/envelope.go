@@ -20,13 +20,10 @@ package envelope
 
 import (
 	"bytes"
-	"encoding/hex"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/google/uuid"
 )
 
 // Version is the envelope version this package writes and reads, the value
@@ -107,21 +104,19 @@ type Envelope struct {
 	Body []byte
 }
 
-// NewID returns a new event ID: a UUIDv7, unique and time-ordered.
+// NewID returns a new event ID: a UUIDv7, unique and time-ordered (the IDs
+// of one process are strictly increasing, see uuid7.go). The error is always
+// nil; it remains for compatibility.
 func NewID() (string, error) {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return "", err
-	}
-	return id.String(), nil
+	return string(AppendNewID(make([]byte, 0, 36))), nil
 }
 
 // Encode returns the Message for e: key, wire-format value and the headers of
 // envelope v1 in a fixed order. It fills in a zero ID, Time or TraceParent
 // (see Envelope) and returns an *Error (ErrMissingHeader or
 // ErrMalformedHeader) when a field is empty or invalid. The key, value and
-// header values share one allocation; with the headers slice and
-// uuid.NewV7 (when ID is empty) that is three allocations per message.
+// header values share one allocation; with the headers slice that is two
+// allocations per message.
 func Encode(e Envelope) (Message, error) {
 	var m Message
 	err := EncodeInto(&m, e)
@@ -131,7 +126,7 @@ func Encode(e Envelope) (Message, error) {
 // EncodeInto is Encode into m, reusing the memory of the message m held
 // before (its key, value, header values and headers slice), so a producer
 // that encodes message after message into one Message allocates nothing
-// after the first but the UUIDv7 of an empty ID. Use it only once the
+// after the first, even when it makes the ID, time and trace. Use it only once the
 // previous message is no longer needed (confluent-kafka-go's Produce copies
 // key, value and headers before it returns). On error m is left empty.
 func EncodeInto(m *Message, e Envelope) error {
@@ -139,15 +134,23 @@ func EncodeInto(m *Message, e Envelope) error {
 		*m = Message{}
 		return err
 	}
+	var now time.Time
+	if e.Time.IsZero() || e.ID == "" {
+		now = time.Now() // one clock read for both
+	}
 	if e.Time.IsZero() {
-		e.Time = time.Now()
+		e.Time = now
 	}
 	if e.TraceParent.IsZero() {
 		e.TraceParent = NewTrace()
 	}
-	n := len(e.Subject) + WireHeaderLen + len(e.Body) + len(SpecVersion) + 36 + len(e.ID) +
-		len(e.Source) + len(e.Type) + len(time.RFC3339Nano) + len(e.Subject) + len(ContentType) +
-		len(Version) + 20 + TraceParentLen
+	idLen := len(e.ID)
+	if idLen == 0 {
+		idLen = 36
+	}
+	n := len(e.Subject) + WireHeaderLen + len(e.Body) + len(SpecVersion) + idLen +
+		len(e.Source) + len(e.Type) + len("2006-01-02T15:04:05.999999999Z") + len(e.Subject) +
+		len(ContentType) + len(Version) + 9 + TraceParentLen
 	buf := m.buf[:0]
 	if cap(buf) < n {
 		buf = make([]byte, 0, n)
@@ -160,12 +163,8 @@ func EncodeInto(m *Message, e Envelope) error {
 	buf = append(buf, SpecVersion...)
 	off[2] = len(buf)
 	if e.ID == "" {
-		id, err := uuid.NewV7()
-		if err != nil {
-			*m = Message{}
-			return err
-		}
-		buf = appendUUID(buf, id)
+		u := newUUIDv7(now)
+		buf = appendUUID(buf, &u)
 	} else {
 		buf = append(buf, e.ID...)
 	}
@@ -174,7 +173,7 @@ func EncodeInto(m *Message, e Envelope) error {
 	off[4] = len(buf)
 	buf = append(buf, e.Type...)
 	off[5] = len(buf)
-	buf = e.Time.UTC().AppendFormat(buf, time.RFC3339Nano)
+	buf = appendRFC3339Nano(buf, e.Time)
 	off[6] = len(buf)
 	buf = append(buf, e.Subject...)
 	off[7] = len(buf)
@@ -182,7 +181,7 @@ func EncodeInto(m *Message, e Envelope) error {
 	off[8] = len(buf)
 	buf = append(buf, Version...)
 	off[9] = len(buf)
-	buf = strconv.AppendInt(buf, int64(e.EventVersion), 10)
+	buf = appendUint(buf, uint32(e.EventVersion))
 	off[10] = len(buf)
 	buf = e.TraceParent.appendTo(buf)
 	off[11] = len(buf)
@@ -224,7 +223,7 @@ func (e *Envelope) check() error {
 	if !validFullName([]byte(e.Type)) {
 		return malformed(HeaderType, []byte(e.Type), "is not a full Avro name")
 	}
-	if y := e.Time.UTC().Year(); !e.Time.IsZero() && (y < 0 || y > 9999) {
+	if !e.Time.IsZero() && !inRFC3339Range(e.Time) {
 		return malformed(HeaderTime, []byte(e.Time.String()), "is outside the years RFC 3339 can write")
 	}
 	if e.EventVersion < 1 || e.EventVersion > 999_999_999 {
@@ -238,16 +237,25 @@ func (e *Envelope) check() error {
 	return nil
 }
 
-func appendUUID(dst []byte, u uuid.UUID) []byte {
-	dst = hex.AppendEncode(dst, u[0:4])
-	dst = append(dst, '-')
-	dst = hex.AppendEncode(dst, u[4:6])
-	dst = append(dst, '-')
-	dst = hex.AppendEncode(dst, u[6:8])
-	dst = append(dst, '-')
-	dst = hex.AppendEncode(dst, u[8:10])
-	dst = append(dst, '-')
-	return hex.AppendEncode(dst, u[10:16])
+// appendUint appends v in decimal.
+func appendUint(dst []byte, v uint32) []byte {
+	var b [10]byte
+	i := len(b)
+	for v >= 100 {
+		i -= 2
+		q := v / 100
+		r := v - q*100
+		b[i], b[i+1] = digits2[2*r], digits2[2*r+1]
+		v = q
+	}
+	if v >= 10 {
+		i -= 2
+		b[i], b[i+1] = digits2[2*v], digits2[2*v+1]
+	} else {
+		i--
+		b[i] = byte('0' + v)
+	}
+	return append(dst, b[i:]...)
 }
 
 // Decoder decodes Messages. Its zero value accepts any event type.

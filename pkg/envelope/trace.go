@@ -1,7 +1,6 @@
 package envelope
 
 import (
-	"encoding/hex"
 	"errors"
 	"math/rand/v2"
 )
@@ -51,12 +50,14 @@ func (t TraceParent) IsZero() bool { return t == TraceParent{} }
 func (t TraceParent) String() string { return string(t.appendTo(make([]byte, 0, TraceParentLen))) }
 
 func (t TraceParent) appendTo(dst []byte) []byte {
-	dst = append(dst, '0', '0', '-')
-	dst = hex.AppendEncode(dst, t.TraceID[:])
-	dst = append(dst, '-')
-	dst = hex.AppendEncode(dst, t.SpanID[:])
-	dst = append(dst, '-')
-	return hex.AppendEncode(dst, []byte{t.Flags})
+	var b [TraceParentLen]byte
+	b[0], b[1], b[2] = '0', '0', '-'
+	hexTo(b[3:35], t.TraceID[:])
+	b[35] = '-'
+	hexTo(b[36:52], t.SpanID[:])
+	b[52] = '-'
+	b[53], b[54] = hexTable[2*int(t.Flags)], hexTable[2*int(t.Flags)+1]
+	return append(dst, b[:]...)
 }
 
 func (t TraceParent) validate() error {
