@@ -14,6 +14,7 @@ package serde
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,9 +24,11 @@ import (
 
 	"github.com/hamba/avro/v2"
 
+	"github.com/waybill/waybill/compat"
 	"github.com/waybill/waybill/pkg/envelope"
 	"github.com/waybill/waybill/pkg/events"
 	"github.com/waybill/waybill/pkg/registry"
+	"github.com/waybill/waybill/pkg/serde/internal/transcode"
 )
 
 // Opt configures a Serde.
@@ -63,6 +66,8 @@ type Serde struct {
 	byFingerprint map[fpKey]uint32
 	// writers are the schemas fetched by ID, parsed with their references.
 	writers map[uint32]avro.Schema
+	// sources are the writers' texts and references, for compat.Parse.
+	sources map[uint32]source
 	// refs are referenced versions fetched, by subject and version.
 	refs map[refKey]*registry.SchemaVersion
 }
@@ -78,6 +83,16 @@ type fpKey struct {
 	fp      [32]byte
 }
 
+// source is a schema as registered: its text and references.
+type source struct {
+	text string
+	refs []registry.Reference
+	// parsed is the schema parsed by hamba, when it came from an event
+	// type: its JSON form, references inlined, stands in for references
+	// not fetched yet, so reading makes no request of its own.
+	parsed avro.Schema
+}
+
 type refKey struct {
 	subject string
 	version int
@@ -90,10 +105,27 @@ type codecKey struct {
 
 // codec is how to decode a writer ID's bodies into a reader type.
 type codec struct {
-	same     bool        // the writer's schema is the reader's: UnmarshalAvro
-	version  int         // else a repository version the reader's generated code resolves
-	resolved avro.Schema // else the resolved schema for avro.Unmarshal
-	err      error       // the writer cannot be read as the reader
+	same    bool            // the writer's schema is the reader's: UnmarshalAvro
+	version int             // else a repository version the reader's generated code resolves
+	plan    *transcode.Plan // else the writer's body is transcoded into the reader's
+	err     error           // the writer cannot be read as the reader
+}
+
+// bufs are the buffers transcoded bodies are decoded from.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// transcoded decodes body through plan into into.
+func transcoded(plan *transcode.Plan, body []byte, into events.Event) error {
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	b, err := plan.Transcode((*bp)[:0], body)
+	if cap(b) <= 1<<20 {
+		*bp = b[:0]
+	}
+	if err != nil {
+		return err
+	}
+	return into.UnmarshalAvro(b)
 }
 
 // New returns a Serde on client.
@@ -103,6 +135,7 @@ func New(client *registry.Client, opts ...Opt) *Serde {
 		log:           slog.New(slog.DiscardHandler),
 		byFingerprint: map[fpKey]uint32{},
 		writers:       map[uint32]avro.Schema{},
+		sources:       map[uint32]source{},
 		refs:          map[refKey]*registry.SchemaVersion{},
 	}
 	for _, o := range opts {
@@ -192,6 +225,7 @@ func (s *Serde) schemaID(ctx context.Context, ev events.Event) (uint32, error) {
 		// The ID's schema is this one: Deserialize need not fetch it.
 		if _, ok := s.writers[id]; !ok {
 			s.writers[id] = sch
+			s.sources[id] = source{ev.SchemaText(), refs, sch}
 		}
 	}
 	old := *s.ids.Load()
@@ -230,7 +264,7 @@ func (s *Serde) Deserialize(ctx context.Context, value []byte, into events.Event
 	case c.version > 0:
 		err = into.(events.VersionedReader).UnmarshalAvroVersion(c.version, body)
 	default:
-		err = avro.Unmarshal(c.resolved, body, into)
+		err = transcoded(c.plan, body, into)
 	}
 	if err != nil {
 		return &DecodeError{ID: id, Subject: into.Subject(), Version: into.EventVersion(),
@@ -262,7 +296,15 @@ func (s *Serde) codec(ctx context.Context, id uint32, into events.Event) (*codec
 		c.version, _ = vr.WriterVersion(writer)
 	}
 	if !c.same && c.version == 0 {
-		if c.resolved, err = avro.NewSchemaCompatibility().Resolve(reader, writer); err != nil {
+		// A writer the reader's generated code does not know (a newer
+		// producer's version): transcode its bodies into the reader's
+		// encoding, then decode them with the generated decoder. hamba's
+		// reflective resolved decode would lose nullable decimals.
+		if c.plan, err = s.compile(ctx, id, into); err != nil {
+			var ie *transcode.IncompatibleError
+			if !errors.As(err, &ie) {
+				return nil, err
+			}
 			c.err = s.incompatible(ctx, id, into, err)
 		}
 	}
@@ -274,6 +316,92 @@ func (s *Serde) codec(ctx context.Context, id uint32, into events.Event) (*codec
 	codecs[key] = c
 	s.codecs.Store(&codecs)
 	return c, nil
+}
+
+// compile builds the transcoding plan from writer ID id into into's schema;
+// s.mu is held and the writer fetched.
+func (s *Serde) compile(ctx context.Context, id uint32, into events.Event) (*transcode.Plan, error) {
+	src, ok := s.sources[id]
+	if !ok {
+		return nil, fmt.Errorf("serde: the writer's schema (ID %d): no text to resolve it from", id)
+	}
+	writer, err := s.compatSchema(ctx, src)
+	if err != nil {
+		return nil, fmt.Errorf("serde: the writer's schema (ID %d): %w", id, err)
+	}
+	refs := make([]registry.Reference, len(into.References()))
+	for i, r := range into.References() {
+		refs[i] = registry.Reference(r)
+	}
+	reader, err := s.compatSchema(ctx, source{into.SchemaText(), refs, into.Schema()})
+	if err != nil {
+		return nil, fmt.Errorf("serde: the schema of %s v%d: %w", into.Subject(), into.EventVersion(), err)
+	}
+	return transcode.Compile(reader, writer)
+}
+
+// compatSchema parses src with compat, with its references (theirs first),
+// fetched as needed unless src has its parsed form; s.mu is held.
+func (s *Serde) compatSchema(ctx context.Context, src source) (*compat.Schema, error) {
+	if src.parsed != nil && !s.haveRefs(src.refs, 0) {
+		text, err := json.Marshal(src.parsed)
+		if err != nil {
+			return nil, err
+		}
+		return compat.Parse(text)
+	}
+	var parsed []*compat.Schema
+	seen := map[refKey]bool{}
+	var add func(refs []registry.Reference, stack []refKey) error
+	add = func(refs []registry.Reference, stack []refKey) error {
+		for _, r := range refs {
+			key := refKey{r.Subject, r.Version}
+			for _, k := range stack {
+				if k == key {
+					return fmt.Errorf("reference %s (%s version %d): %w", r.Name, r.Subject, r.Version, registry.ErrReferenceCycle)
+				}
+			}
+			if seen[key] {
+				continue
+			}
+			sv, ok := s.refs[key]
+			if !ok {
+				var err error
+				if sv, err = s.client.Version(ctx, r.Subject, r.Version); err != nil {
+					return fmt.Errorf("reference %s (%s version %d): %w", r.Name, r.Subject, r.Version, err)
+				}
+				s.refs[key] = sv
+			}
+			if err := add(sv.References, append(stack, key)); err != nil {
+				return err
+			}
+			seen[key] = true
+			p, err := compat.Parse([]byte(sv.Schema), parsed...)
+			if err != nil {
+				return fmt.Errorf("reference %s (%s version %d) does not parse: %w", r.Name, r.Subject, r.Version, err)
+			}
+			parsed = append(parsed, p)
+		}
+		return nil
+	}
+	if err := add(src.refs, nil); err != nil {
+		return nil, err
+	}
+	return compat.Parse([]byte(src.text), parsed...)
+}
+
+// haveRefs reports whether refs and theirs are all fetched; s.mu is held.
+func (s *Serde) haveRefs(refs []registry.Reference, depth int) bool {
+	if depth > 64 {
+		return false
+	}
+	for _, r := range refs {
+		sv, ok := s.refs[refKey{r.Subject, r.Version}]
+		if !ok || !s.haveRefs(sv.References, depth+1) {
+			return false
+		}
+	}
+	return true
 }
 
 // incompatible names both versions of a writer the reader cannot read: the
@@ -314,6 +442,7 @@ func (s *Serde) writer(ctx context.Context, id uint32) (avro.Schema, error) {
 		return nil, fmt.Errorf("serde: the writer's schema (ID %d) does not parse: %w", id, err)
 	}
 	s.writers[id] = w
+	s.sources[id] = source{sv.Schema, sv.References, nil}
 	return w, nil
 }
 
