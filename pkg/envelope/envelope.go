@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -192,12 +193,13 @@ func EncodeInto(m *Message, e Envelope) error {
 		}
 		return buf[start:off[i]:off[i]]
 	}
-	hs := m.Headers[:0]
+	hs := m.Headers
 	if cap(hs) < numHeaders {
-		hs = make([]Header, 0, numHeaders)
+		hs = make([]Header, numHeaders)
 	}
+	hs = hs[:numHeaders]
 	for i := range numHeaders {
-		hs = append(hs, Header{headerNames[i], part(i + 2)})
+		hs[i] = Header{headerNames[i], part(i + 2)}
 	}
 	*m = Message{Key: part(0), Value: part(1), Headers: hs, buf: buf}
 	return nil
@@ -220,7 +222,7 @@ func (e *Envelope) check() error {
 	if err := checkString(HeaderSubject, []byte(e.Subject), false); err != nil {
 		return err
 	}
-	if !validFullName([]byte(e.Type)) {
+	if !knownFullName(e.Type) {
 		return malformed(HeaderType, []byte(e.Type), "is not a full Avro name")
 	}
 	if !e.Time.IsZero() && !inRFC3339Range(e.Time) {
@@ -435,28 +437,62 @@ func checkString(header string, v []byte, emptyOK bool) error {
 }
 
 // validFullName reports whether s is a full Avro name: dot-separated names
-// of [A-Za-z_][A-Za-z0-9_]*.
+// of [A-Za-z_][A-Za-z0-9_]*. It checks the bytes in one branch-free pass,
+// then the few dots.
 func validFullName(s []byte) bool {
-	start := true
+	if len(s) == 0 || nameChar[s[0]] != 'a' || s[len(s)-1] == '.' {
+		return false
+	}
+	var bad byte
 	for _, c := range s {
-		switch nameChar[c] {
-		case 0:
+		bad |= nameBad[c]
+	}
+	if bad != 0 {
+		return false
+	}
+	for i := bytes.IndexByte(s, '.'); i >= 0; {
+		s = s[i+1:] // not empty: s does not end in '.'
+		if nameChar[s[0]] != 'a' {
 			return false
-		case '.':
-			if start {
-				return false
-			}
-			start = true
-		case '0':
-			if start {
-				return false
-			}
-		default:
-			start = false
+		}
+		i = bytes.IndexByte(s, '.')
+	}
+	return true
+}
+
+// fullNames remembers the first event types a producer checked, so the
+// producer's next check of each is a string comparison: a slot, chosen by
+// the name's length, is filled once and never replaced (no allocation after
+// the first few types, no lock); a name that finds its slot taken by another
+// is checked in full every time.
+var fullNames [16]atomic.Pointer[string]
+
+// knownFullName is validFullName(s), remembered in fullNames.
+func knownFullName(s string) bool {
+	slot := &fullNames[len(s)%len(fullNames)]
+	if p := slot.Load(); p != nil && *p == s {
+		return true
+	}
+	if !validFullName([]byte(s)) {
+		return false
+	}
+	if slot.Load() == nil {
+		p := new(string) // not &s, which would move s to the heap on every call
+		*p = s
+		slot.CompareAndSwap(nil, p)
+	}
+	return true
+}
+
+// nameBad is 1 for the bytes that cannot be in a full Avro name.
+var nameBad = func() (t [256]byte) {
+	for c := range t {
+		if nameChar[c] == 0 {
+			t[c] = 1
 		}
 	}
-	return !start
-}
+	return t
+}()
 
 // nameChar classifies the bytes of an Avro name: 'a' for a letter or '_',
 // '0' for a digit, '.' for the dot, 0 for the rest.

@@ -75,10 +75,13 @@ func appendRFC3339Nano(dst []byte, t time.Time) []byte {
 	n := 19
 	if ns := t.Nanosecond(); ns != 0 {
 		b[19] = '.'
-		for i := 28; i >= 20; i-- {
-			b[i] = byte('0' + ns%10)
-			ns /= 10
+		for i := 27; i >= 21; i -= 2 {
+			q := ns / 100
+			r := ns - q*100
+			b[i], b[i+1] = digits2[2*r], digits2[2*r+1]
+			ns = q
 		}
+		b[20] = byte('0' + ns)
 		n = 29
 		for b[n-1] == '0' {
 			n--

@@ -217,3 +217,38 @@ func TestHexTo(t *testing.T) {
 		}
 	}
 }
+
+// TestKnownFullName: a remembered name does not make another of its length
+// (its slot) valid, and concurrent checks agree.
+func TestKnownFullName(t *testing.T) {
+	for range 2 {
+		for _, c := range []struct {
+			name string
+			ok   bool
+		}{
+			{"zz.yy.Remembered", true}, {"zz.yy.1emembered", false}, {"zz.yy..emembered", false},
+			{"zz.yy.Rememb-red", false}, {"zz.yy.Remembered.", false}, {"", false}, {"a", true},
+			{"_a._b", true}, {".a", false}, {"1a", false}, {"a.é", false},
+		} {
+			if got := knownFullName(c.name); got != c.ok {
+				t.Errorf("knownFullName(%q) = %v", c.name, got)
+			}
+			if got := validFullName([]byte(c.name)); got != c.ok {
+				t.Errorf("validFullName(%q) = %v", c.name, got)
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 1000 {
+				name := "c" + strconv.Itoa(g) + ".n" + strconv.Itoa(i)
+				if !knownFullName(name) || knownFullName(name+".") {
+					t.Error(name)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
