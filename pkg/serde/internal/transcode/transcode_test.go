@@ -20,8 +20,8 @@ func mustParse(t testing.TB, text string) *compat.Schema {
 	return s
 }
 
-// Encoding helpers, written out so the tests do not share the code under test.
-func l(v int64) []byte { return appendLong(nil, v) }
+// Encoding helpers (l shares appendLong, whose output the varint cases check).
+func l(v int64) []byte  { return appendLong(nil, v) }
 func s(v string) []byte { return append(l(int64(len(v))), v...) }
 func f32(v float32) []byte {
 	return binary.LittleEndian.AppendUint32(nil, math.Float32bits(v))
