@@ -73,7 +73,7 @@ type IncompatibleError struct {
 	Writers       []registry.SubjectVersion
 	ReaderSubject string
 	ReaderVersion int
-	Err           error // hamba's reason
+	Err           error // why: compat.Check's findings (a *transcode.IncompatibleError)
 }
 
 func (e *IncompatibleError) Error() string {
@@ -96,7 +96,7 @@ func readerName(e *IncompatibleError) string {
 	return e.ReaderSubject + " v" + strconv.Itoa(e.ReaderVersion)
 }
 
-// Unwrap returns hamba's reason.
+// Unwrap returns the reason the writer cannot be read.
 func (e *IncompatibleError) Unwrap() error { return e.Err }
 
 // DecodeError is a body that does not decode with its writer's schema. Err

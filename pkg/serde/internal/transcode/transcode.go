@@ -391,18 +391,32 @@ func appendDefault(dst []byte, s *compat.Schema, v any, depth int) ([]byte, erro
 		}
 		return append(appendLong(dst, int64(len(str))), str...), nil
 	case compat.Bytes, compat.Fixed:
-		str, ok := v.(string)
-		if !ok {
-			return bad()
-		}
 		// A bytes or fixed default is a string of code points 0-255, one
-		// per byte.
-		b := make([]byte, 0, len(str))
-		for _, r := range str {
-			if r > 255 {
-				return bad()
+		// per byte; hamba's JSON form of a schema writes an array of
+		// byte values instead.
+		var b []byte
+		switch x := v.(type) {
+		case string:
+			for _, r := range x {
+				if r > 255 {
+					return bad()
+				}
+				b = append(b, byte(r))
 			}
-			b = append(b, byte(r))
+		case []any:
+			for _, e := range x {
+				n, ok := e.(json.Number)
+				if !ok {
+					return bad()
+				}
+				i, err := strconv.ParseUint(string(n), 10, 8)
+				if err != nil {
+					return bad()
+				}
+				b = append(b, byte(i))
+			}
+		default:
+			return bad()
 		}
 		if s.Kind == compat.Fixed {
 			if len(b) != s.Size {
