@@ -65,7 +65,7 @@ func BenchmarkEncode(b *testing.B) {
 	})
 }
 
-// Decoding v1 bytes into the v2 type through the cached resolved schema,
+// Decoding v1 bytes into the v2 type through the cached transcoding plan,
 // against decoding v2 bytes into v2 (the event's own decoder, and hamba's
 // generic decoder on the same schema, which is what the test type's
 // UnmarshalAvro is).
