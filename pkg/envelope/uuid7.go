@@ -97,10 +97,18 @@ var hexTable = func() (t [512]byte) {
 	return t
 }()
 
+// hexPairs is hexTable as little-endian uint16s, for one store per byte.
+var hexPairs = func() (t [256]uint16) {
+	for i := range t {
+		t[i] = uint16(hexTable[2*i]) | uint16(hexTable[2*i+1])<<8
+	}
+	return t
+}()
+
 // hexTo writes the lowercase hex of src to dst, len(dst) == 2*len(src).
 func hexTo(dst, src []byte) {
 	_ = dst[2*len(src)-1]
 	for i, c := range src {
-		dst[2*i], dst[2*i+1] = hexTable[2*int(c)], hexTable[2*int(c)+1]
+		binary.LittleEndian.PutUint16(dst[2*i:], hexPairs[c])
 	}
 }
