@@ -1,6 +1,9 @@
 package envelope
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // The Unix seconds of 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z: the
 // times RFC 3339 can write in UTC are in [minRFC3339, maxRFC3339).
@@ -58,7 +61,10 @@ func appendRFC3339Nano(dst []byte, t time.Time) []byte {
 	}
 	hh, mm, ss := sod/3600, sod/60%60, sod%60
 
-	var b [30]byte // "2006-01-02T15:04:05.999999999Z"
+	// Written in place, in dst's spare capacity: no copy from a temporary.
+	l := len(dst)
+	dst = slices.Grow(dst, len("2006-01-02T15:04:05.999999999Z"))[:l+len("2006-01-02T15:04:05.999999999Z")]
+	b := dst[l:]
 	put2 := func(i int, v int64) { b[i], b[i+1] = digits2[2*v], digits2[2*v+1] }
 	put2(0, y/100)
 	put2(2, y%100)
@@ -88,5 +94,5 @@ func appendRFC3339Nano(dst []byte, t time.Time) []byte {
 		}
 	}
 	b[n] = 'Z'
-	return append(dst, b[:n+1]...)
+	return dst[:l+n+1]
 }

@@ -3,6 +3,7 @@ package envelope
 import (
 	"errors"
 	"math/rand/v2"
+	"slices"
 )
 
 // TraceParent is a W3C Trace Context traceparent
@@ -50,14 +51,16 @@ func (t TraceParent) IsZero() bool { return t == TraceParent{} }
 func (t TraceParent) String() string { return string(t.appendTo(make([]byte, 0, TraceParentLen))) }
 
 func (t TraceParent) appendTo(dst []byte) []byte {
-	var b [TraceParentLen]byte
+	l := len(dst)
+	dst = slices.Grow(dst, TraceParentLen)[:l+TraceParentLen]
+	b := dst[l:]
 	b[0], b[1], b[2] = '0', '0', '-'
 	hexTo(b[3:35], t.TraceID[:])
 	b[35] = '-'
 	hexTo(b[36:52], t.SpanID[:])
 	b[52] = '-'
 	b[53], b[54] = hexTable[2*int(t.Flags)], hexTable[2*int(t.Flags)+1]
-	return append(dst, b[:]...)
+	return dst
 }
 
 func (t TraceParent) validate() error {

@@ -4,6 +4,7 @@ import (
 	cryptorand "crypto/rand"
 	"encoding/binary"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 )
@@ -75,7 +76,9 @@ func AppendNewID(dst []byte) []byte {
 
 // appendUUID appends u as 8-4-4-4-12 lowercase hex.
 func appendUUID(dst []byte, u *[16]byte) []byte {
-	var b [36]byte
+	l := len(dst)
+	dst = slices.Grow(dst, 36)[:l+36]
+	b := dst[l:]
 	hexTo(b[0:8], u[0:4])
 	b[8] = '-'
 	hexTo(b[9:13], u[4:6])
@@ -85,7 +88,7 @@ func appendUUID(dst []byte, u *[16]byte) []byte {
 	hexTo(b[19:23], u[8:10])
 	b[23] = '-'
 	hexTo(b[24:36], u[10:16])
-	return append(dst, b[:]...)
+	return dst
 }
 
 // hexTable holds the two lowercase hex digits of every byte.
