@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/waybill/waybill/cmd/waybill/internal/cli"
+	"github.com/waybill/waybill/internal/httpserve"
 	"github.com/waybill/waybill/pkg/catalog"
 	"github.com/waybill/waybill/pkg/registry"
 	"github.com/waybill/waybill/services/registry/ui"
@@ -112,25 +112,7 @@ func run(ctx context.Context, env *cli.Env, f flags) error {
 	}
 	probe(ctx, logger, cfg.Registry)
 	logger.Info("browse: serving", "url", "http://"+ln.Addr().String()+"/", "registry", f.registry, "catalog", f.schemas)
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("browse: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("browse: shutdown: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := httpserve.Serve(ctx, ln, nil, f.shutdownGrace, h, logger); err != nil {
 		return fmt.Errorf("browse: %w", err)
 	}
 	logger.Info("browse: stopped")

@@ -3,7 +3,6 @@ package registrycmd
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/waybill/waybill/cmd/waybill/internal/cli"
+	"github.com/waybill/waybill/internal/httpserve"
 	"github.com/waybill/waybill/pkg/catalog"
 	sr "github.com/waybill/waybill/pkg/registry"
 	"github.com/waybill/waybill/services/registry"
@@ -162,7 +162,7 @@ func runServe(ctx context.Context, env *cli.Env, f serveFlags) error {
 		mux.Handle("/ui/", h)
 		mux.Handle("/", srv)
 		logger.Info("registry: browsing UI", "url", url+"/ui/")
-		if err := serveWith(ctx, ln, tlsConfig, f.shutdownGrace, mux, logger); err != nil {
+		if err := httpserve.Serve(ctx, ln, tlsConfig, f.shutdownGrace, mux, logger); err != nil {
 			return fmt.Errorf("registry serve: %w", err)
 		}
 	} else if err := srv.Serve(ctx, ln, tlsConfig, f.shutdownGrace); err != nil {
@@ -193,35 +193,4 @@ func openLog(f serveFlags, logger *slog.Logger) (registry.Log, error) {
 		return log, nil
 	}
 	return nil, cli.Usagef("registry serve: --storage %q: want memory or kafka", f.storage)
-}
-
-// serveWith is registry.Server.Serve for a handler that serves more than the
-// registry (the UI beside its API): until ctx is done, then a graceful
-// shutdown.
-func serveWith(ctx context.Context, ln net.Listener, tlsConfig *tls.Config, grace time.Duration, h http.Handler, logger *slog.Logger) error {
-	if tlsConfig != nil {
-		ln = tls.NewListener(ln, tlsConfig)
-	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	return nil
 }
