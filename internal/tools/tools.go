@@ -13,4 +13,5 @@ import (
 	_ "github.com/prometheus/client_golang/prometheus"
 	_ "github.com/riferrei/srclient"
 	_ "github.com/twmb/franz-go/pkg/kfake"
+	_ "go.etcd.io/bbolt"
 )
