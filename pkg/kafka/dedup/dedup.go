@@ -11,7 +11,13 @@
 // either both happened or neither did.
 package dedup
 
-import "context"
+import (
+	"context"
+	"errors"
+)
+
+// ErrClosed is returned by Do after Close.
+var ErrClosed = errors.New("dedup: store closed")
 
 // Store records handled event IDs.
 type Store interface {
