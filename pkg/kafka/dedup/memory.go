@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"context"
+	"errors"
 	"sync"
 )
 
@@ -39,6 +40,10 @@ type memory struct {
 	closed   bool
 }
 
+// errEmptyID is returned by Do for the ID "": a missing ID cannot tell two
+// events apart, and bbolt has no empty keys.
+var errEmptyID = errors.New("dedup: empty event ID")
+
 // call is one running fn; done is closed when it returns, whatever the
 // outcome. Waiters then look at the store again: the ID is either recorded
 // (a duplicate) or not (fn failed, and a waiter runs it).
@@ -48,6 +53,9 @@ type call struct {
 
 // Do implements Store.
 func (m *memory) Do(ctx context.Context, id string, fn func(ctx context.Context) error) (bool, error) {
+	if id == "" {
+		return false, errEmptyID
+	}
 	for {
 		m.mu.Lock()
 		if m.closed {
