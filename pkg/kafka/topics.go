@@ -1,0 +1,106 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	ck "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/waybill/waybill/pkg/catalog"
+)
+
+// DefaultTopicsTimeout bounds CreateTopics when its context has no deadline.
+const DefaultTopicsTimeout = 30 * time.Second
+
+// CreateTopics creates the catalog's topics and the dead-letter topic of each
+// (DeadLetterTopic), as the catalog declares them: its partitions,
+// retention.ms and cleanup.policy, at the broker's default replication
+// factor. A dead-letter topic has its topic's partitions and retention and
+// cleanup.policy=delete, whatever its topic's: a dead letter is never
+// superseded by a later record with the same key.
+//
+// It is idempotent: a topic that exists already is left as it is (neither
+// its partitions nor its configuration are checked or changed). It returns
+// the topics it created, sorted; with an error, those created before it.
+//
+// Where ctx has no deadline, DefaultTopicsTimeout applies; a broker that
+// cannot be reached in that time is an error.
+func CreateTopics(ctx context.Context, cfg Config, cat *catalog.Catalog) (created []string, err error) {
+	specs := topicSpecs(cat)
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTopicsTimeout)
+		defer cancel()
+	}
+	cm := cfg.ConfigMap(nil)
+	admin, err := ck.NewAdminClient(&cm)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: create topics: %s", cfg.Redact(err.Error()))
+	}
+	defer admin.Close()
+
+	// The broker waits this long for the topics to be created on every
+	// replica before it answers, so that clients starting next find them;
+	// it must be shorter than the request, which ends with ctx.
+	d, _ := ctx.Deadline()
+	opTimeout := min(time.Until(d)/2, time.Minute)
+	if opTimeout <= 0 {
+		return nil, fmt.Errorf("kafka: create topics: %w", context.DeadlineExceeded)
+	}
+	res, err := admin.CreateTopics(ctx, specs, ck.SetAdminOperationTimeout(opTimeout))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("kafka: create topics on %s: %w", cfg.Brokers(), context.Cause(ctx))
+		}
+		return nil, fmt.Errorf("kafka: create topics on %s: %s", cfg.Brokers(), cfg.Redact(err.Error()))
+	}
+	var errs []error
+	for _, r := range res {
+		switch r.Error.Code() {
+		case ck.ErrNoError:
+			created = append(created, r.Topic)
+		case ck.ErrTopicAlreadyExists:
+		default:
+			errs = append(errs, fmt.Errorf("kafka: create topic %s: %s", r.Topic, cfg.Redact(r.Error.Error())))
+		}
+	}
+	slices.Sort(created)
+	return created, errors.Join(errs...)
+}
+
+// topicSpecs returns the topics of cat and their dead-letter topics, sorted
+// by name; a name declared twice (a catalog topic named like another's
+// dead-letter topic) is created once, as the catalog declares it.
+func topicSpecs(cat *catalog.Catalog) []ck.TopicSpecification {
+	byName := map[string]ck.TopicSpecification{}
+	for _, t := range cat.Topics {
+		retention := strconv.FormatInt(t.RetentionMillis(), 10)
+		dlq := DeadLetterTopic(t.Name)
+		if _, ok := byName[dlq]; !ok {
+			byName[dlq] = ck.TopicSpecification{
+				Topic:         dlq,
+				NumPartitions: t.Partitions,
+				Config:        map[string]string{"retention.ms": retention, "cleanup.policy": "delete"},
+			}
+		}
+		byName[t.Name] = ck.TopicSpecification{
+			Topic:         t.Name,
+			NumPartitions: t.Partitions,
+			Config:        map[string]string{"retention.ms": retention, "cleanup.policy": t.CleanupPolicy},
+		}
+	}
+	specs := make([]ck.TopicSpecification, 0, len(byName))
+	for _, s := range byName {
+		specs = append(specs, s)
+	}
+	slices.SortFunc(specs, func(a, b ck.TopicSpecification) int { return strings.Compare(a.Topic, b.Topic) })
+	return specs
+}
