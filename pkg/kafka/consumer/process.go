@@ -1,0 +1,305 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	ck "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/waybill/waybill/pkg/envelope"
+	"github.com/waybill/waybill/pkg/events"
+	"github.com/waybill/waybill/pkg/kafka"
+	"github.com/waybill/waybill/pkg/registry"
+	"github.com/waybill/waybill/pkg/serde"
+)
+
+// errAbandoned ends an event's processing without finishing it: the
+// partition was revoked or the consumer is stopping while the event waited
+// (a back-off, a dead letter's retry). Its offset is not committed, so the
+// next owner handles it.
+var errAbandoned = errors.New("consumer: abandoned")
+
+// process handles one record and reports whether it is finished: handled,
+// skipped, a duplicate, or dead-lettered and acknowledged.
+func (r *run) process(j job) bool {
+	m := j.m
+	topic := *m.TopicPartition.Topic
+	group := r.c.cfg.Group
+	em := envelope.Message{Key: m.Key, Value: m.Value, Headers: envelopeHeaders(m.Headers)}
+	env, err := r.decoder.Decode(em)
+	if err != nil {
+		r.c.metrics.consumed.WithLabelValues(topic, unknownType, group).Inc()
+		return r.deadLetter(j, unknownType, err, 0)
+	}
+	r.c.metrics.consumed.WithLabelValues(topic, env.Type, group).Inc()
+	h := r.handlers[env.Type]
+	if h == nil {
+		r.c.metrics.skipped.WithLabelValues(topic, env.Type, group).Inc()
+		return true
+	}
+	ev, err := r.decode(j, h, env)
+	if errors.Is(err, errAbandoned) {
+		return false
+	}
+	if err != nil {
+		return r.deadLetter(j, env.Type, err, 0)
+	}
+
+	meta := Meta{
+		ID: env.ID, Source: env.Source, Type: env.Type, Time: env.Time, Subject: env.Subject,
+		EventVersion: env.EventVersion, TraceParent: env.TraceParent, SchemaID: env.SchemaID,
+		Topic: topic, Partition: m.TopicPartition.Partition, Offset: int64(m.TopicPartition.Offset),
+		Timestamp: m.Timestamp, Group: group,
+	}
+	ctx := kafka.ContextWithTrace(j.p.ctx, env.TraceParent)
+	for try := 0; ; try++ {
+		var herr error // the handler's last error, when fn ran
+		ran := false
+		dup, err := r.dedup.Do(ctx, env.ID, func(ctx context.Context) error {
+			ran = true
+			herr = r.handle(ctx, j, h, &meta, ev)
+			return herr
+		})
+		switch {
+		case err == nil && dup:
+			r.c.metrics.duplicates.WithLabelValues(topic, env.Type, group).Inc()
+			return true
+		case err == nil:
+			return true
+		case ran && errors.Is(herr, errAbandoned):
+			return false
+		case ran && herr != nil:
+			code := kafka.CodeHandler
+			if IsRetryable(herr) {
+				code = kafka.CodeRetriesExhausted
+			}
+			return r.deadLetter(j, env.Type, &handlerError{code: code, err: herr}, meta.Attempt)
+		}
+		// The store failed, not the handler: wait and ask again.
+		r.c.log.Warn("consumer: de-duplication store", "error", err, "topic", topic, "partition", meta.Partition, "offset", meta.Offset)
+		if !r.backoff(j.p, try) {
+			return false
+		}
+	}
+}
+
+// handle runs the handler with retries in place; meta.Attempt is the last
+// attempt made.
+func (r *run) handle(ctx context.Context, j job, h *handler, meta *Meta, ev events.Event) error {
+	pol := r.c.cfg.Retry
+	for attempt := 1; ; attempt++ {
+		meta.Attempt = attempt
+		start := time.Now()
+		err := call(ctx, h, *meta, ev)
+		r.c.metrics.duration.WithLabelValues(meta.Topic, meta.Type, meta.Group).Observe(time.Since(start).Seconds())
+		if err == nil || !IsRetryable(err) || attempt >= pol.Attempts {
+			return err
+		}
+		if !r.backoff(j.p, attempt-1) {
+			return errAbandoned
+		}
+		r.c.metrics.retried.WithLabelValues(meta.Topic, meta.Type, meta.Group).Inc()
+		r.c.log.Debug("consumer: retrying", "topic", meta.Topic, "partition", meta.Partition, "offset", meta.Offset, "attempt", attempt+1, "error", err)
+	}
+}
+
+// call runs the handler, turning a panic into a (permanent) error.
+func call(ctx context.Context, h *handler, m Meta, ev events.Event) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("consumer: handler panicked: %v", p)
+		}
+	}()
+	return h.handle(ctx, m, ev)
+}
+
+// decode decodes the record's value into the handler's type. A failure of
+// the event's own (an unknown schema ID, a body that does not decode or
+// resolve) is returned for the dead-letter topic; a registry that cannot be
+// reached is waited for.
+func (r *run) decode(j job, h *handler, env envelope.Envelope) (events.Event, error) {
+	for try := 0; ; try++ {
+		ev, err := h.decode(j.p.ctx, r.c.serde, j.m.Value)
+		if err == nil {
+			return ev, nil
+		}
+		if !transient(err) {
+			var ee *envelope.Error
+			if !errors.As(err, &ee) {
+				// Incompatible writer, a writer schema that is not Avro
+				// or does not parse: the body cannot be read.
+				err = envelope.UndecodableBody(env.Type, env.SchemaID, err)
+			}
+			return nil, err
+		}
+		r.c.log.Warn("consumer: decoding waits for the registry", "error", err, "schema_id", env.SchemaID)
+		if !r.backoff(j.p, try) {
+			return nil, errAbandoned
+		}
+	}
+}
+
+// transient reports whether a decoding error is the registry's trouble (it
+// could not be reached, failed, refused the credentials), not the event's.
+func transient(err error) bool {
+	var ee *envelope.Error
+	var ie *serde.IncompatibleError
+	if errors.As(err, &ee) || errors.As(err, &ie) {
+		return false
+	}
+	var re *registry.Error
+	if errors.As(err, &re) {
+		return re.HTTPStatus != 404 && re.HTTPStatus != 422 && re.HTTPStatus != 400
+	}
+	var ue *url.Error
+	var ne net.Error
+	return errors.As(err, &ue) || errors.As(err, &ne) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// backoff sleeps before retry number try+1 (from 0): Initial *
+// Multiplier^try, at most Max, ± Jitter. It returns false, at once, when
+// the partition stops.
+func (r *run) backoff(p *partition, try int) bool {
+	pol := r.c.cfg.Retry
+	d := float64(pol.Initial) * math.Pow(pol.Multiplier, float64(try))
+	d = min(d, float64(pol.Max))
+	d *= 1 + pol.Jitter*(2*rand.Float64()-1)
+	t := time.NewTimer(time.Duration(d))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-p.stop:
+		return false
+	}
+}
+
+// handlerError is a handler's error on the dead-letter topic.
+type handlerError struct {
+	code string
+	err  error
+}
+
+func (e *handlerError) Error() string { return e.err.Error() }
+func (e *handlerError) Unwrap() error { return e.err }
+
+// deadLetter sends the record to its dead-letter topic and waits for the
+// broker's acknowledgement, retrying a failed send with back-off until it
+// succeeds or the partition stops. It reports whether the event is finished.
+func (r *run) deadLetter(j job, eventType string, cause error, attempts int) bool {
+	m := j.m
+	topic := *m.TopicPartition.Topic
+	code, reason := envelope.Reason(cause)
+	var he *handlerError
+	if errors.As(cause, &he) {
+		code, reason = he.code, oneLine(he.err.Error())
+	}
+	hs := make([]ck.Header, 0, len(m.Headers)+9)
+	hs = append(hs, m.Headers...)
+	hs = append(hs,
+		ck.Header{Key: kafka.HeaderDeadLetterCode, Value: []byte(code)},
+		ck.Header{Key: kafka.HeaderDeadLetterReason, Value: []byte(reason)},
+		ck.Header{Key: kafka.HeaderDeadLetterTopic, Value: []byte(topic)},
+		ck.Header{Key: kafka.HeaderDeadLetterPartition, Value: strconv.AppendInt(nil, int64(m.TopicPartition.Partition), 10)},
+		ck.Header{Key: kafka.HeaderDeadLetterOffset, Value: strconv.AppendInt(nil, int64(m.TopicPartition.Offset), 10)},
+		ck.Header{Key: kafka.HeaderDeadLetterTimestamp, Value: strconv.AppendInt(nil, m.Timestamp.UnixMilli(), 10)},
+		ck.Header{Key: kafka.HeaderDeadLetterGroup, Value: []byte(r.c.cfg.Group)},
+		ck.Header{Key: kafka.HeaderDeadLetterAttempts, Value: strconv.AppendInt(nil, int64(attempts), 10)},
+		ck.Header{Key: kafka.HeaderDeadLetterTime, Value: time.Now().UTC().AppendFormat(nil, time.RFC3339Nano)},
+	)
+	dlqTopic := kafka.DeadLetterTopic(topic)
+	done := make(chan ck.Event, 1)
+	for try := 0; ; try++ {
+		err := r.dlq.Produce(&ck.Message{
+			TopicPartition: ck.TopicPartition{Topic: &dlqTopic, Partition: ck.PartitionAny},
+			Key:            m.Key, Value: m.Value, Headers: hs,
+		}, done)
+		if err == nil {
+			select {
+			case ev := <-done:
+				err = ev.(*ck.Message).TopicPartition.Error
+			case <-j.p.ctx.Done():
+				return false
+			}
+		}
+		if err == nil {
+			r.c.metrics.deadLettered.WithLabelValues(topic, eventType, r.c.cfg.Group, code).Inc()
+			r.c.log.Info("consumer: dead letter", "topic", topic, "partition", m.TopicPartition.Partition,
+				"offset", int64(m.TopicPartition.Offset), "code", code, "reason", reason)
+			return true
+		}
+		r.c.log.Warn("consumer: sending a dead letter failed; retrying", "topic", dlqTopic,
+			"error", r.c.cfg.Kafka.Redact(err.Error()), "offset", int64(m.TopicPartition.Offset))
+		if !r.backoff(j.p, try) {
+			return false
+		}
+	}
+}
+
+// oneLine joins a multi-line error text into one line for a header.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\r", " ")), " ")
+}
+
+// envelopeHeaders views confluent-kafka-go's headers as the envelope's: the
+// two types have the same fields in the same order (envelope.Header's
+// documentation promises it), so the slice is reinterpreted, not copied.
+func envelopeHeaders(hs []ck.Header) []envelope.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*envelope.Header)(unsafe.Pointer(unsafe.SliceData(hs))), len(hs))
+}
+
+// The reinterpretation above needs identical layouts.
+var _ = [1]struct{}{}[unsafe.Sizeof(ck.Header{})-unsafe.Sizeof(envelope.Header{})]
+var _ = [1]struct{}{}[unsafe.Offsetof(ck.Header{}.Value)-unsafe.Offsetof(envelope.Header{}.Value)]
+
+// newDeadLetterProducer makes the producer of dead letters: idempotent,
+// acks=all, Java-compatible partitioning, on the consumer's connection
+// properties.
+func (c *Consumer) newDeadLetterProducer() (*ck.Producer, error) {
+	m := c.cfg.Kafka.ConfigMap(map[string]any{"linger.ms": 5})
+	for k := range m {
+		if consumerOnly(k) {
+			delete(m, k)
+		}
+	}
+	m["enable.idempotence"] = true
+	m["acks"] = "all"
+	m["partitioner"] = "murmur2_random"
+	p, err := ck.NewProducer(&m)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: dead-letter producer: %s", c.cfg.Kafka.Redact(err.Error()))
+	}
+	return p, nil
+}
+
+// consumerOnly reports whether a property is one only consumers take, so
+// the dead-letter producer leaves it out (librdkafka would warn about it).
+func consumerOnly(k string) bool {
+	switch k {
+	case "group.id", "group.instance.id", "group.protocol", "group.remote.assignor",
+		"partition.assignment.strategy", "session.timeout.ms", "heartbeat.interval.ms",
+		"max.poll.interval.ms", "enable.auto.commit", "auto.commit.interval.ms",
+		"enable.auto.offset.store", "auto.offset.reset", "isolation.level",
+		"fetch.min.bytes", "fetch.max.bytes", "fetch.wait.max.ms", "fetch.message.max.bytes",
+		"max.partition.fetch.bytes", "queued.min.messages", "queued.max.messages.kbytes",
+		"enable.partition.eof", "check.crcs", "statistics.interval.ms":
+		return true
+	}
+	return false
+}

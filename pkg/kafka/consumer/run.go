@@ -1,0 +1,447 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ck "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/waybill/waybill/pkg/envelope"
+	"github.com/waybill/waybill/pkg/kafka/dedup"
+)
+
+// pollMs is how long one Poll waits for an event: the longest a shutdown
+// waits to be noticed.
+const pollMs = 100
+
+// storeEvery is how often finished offsets are handed to librdkafka while
+// records keep arriving (one StoreOffsets call for all partitions).
+const storeEvery = 10 * time.Millisecond
+
+type tpKey struct {
+	topic string
+	part  int32
+}
+
+// run is the state of one Run.
+type run struct {
+	c        *Consumer
+	cons     *ck.Consumer
+	dlq      *ck.Producer
+	dedup    dedup.Store
+	ownDedup bool
+	decoder  envelope.Decoder
+	handlers map[string]*handler
+
+	hctx    context.Context // parent of the partitions' contexts
+	hcancel context.CancelFunc
+
+	parts    map[tpKey]*partition // assigned; touched by the poll goroutine only
+	workers  []*worker
+	wg       sync.WaitGroup // the workers
+	inflight atomic.Int64   // dispatched, not yet ended or dropped
+	paused   bool
+	closing  bool
+
+	lastStore time.Time
+	storeBuf  []ck.TopicPartition
+	fatal     error
+}
+
+// Run joins the group and handles events until ctx ends, then shuts down
+// gracefully: it stops fetching, lets running handlers finish (at most
+// ShutdownTimeout, then cancels their contexts), stores and commits the
+// offsets of the finished events, and leaves the group. It returns nil
+// after a clean shutdown, and an error when the consumer could not start,
+// hit a fatal error, or handlers outlived ShutdownTimeout. Run may be
+// called once.
+func (c *Consumer) Run(ctx context.Context) (err error) {
+	c.mu.Lock()
+	if c.running {
+		c.mu.Unlock()
+		return errors.New("consumer: Run called twice")
+	}
+	c.running = true
+	handlers := c.handlers
+	c.mu.Unlock()
+
+	r := &run{c: c, handlers: handlers, parts: map[tpKey]*partition{}, dedup: c.cfg.Dedup}
+	if r.dedup == nil {
+		r.dedup = dedup.NewMemory(100_000)
+		r.ownDedup = true
+	}
+	defer func() {
+		if r.ownDedup {
+			_ = r.dedup.Close()
+		}
+	}()
+	r.hctx, r.hcancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer r.hcancel()
+
+	if r.dlq, err = c.newDeadLetterProducer(); err != nil {
+		return err
+	}
+	producerDone := make(chan struct{})
+	go func() {
+		defer close(producerDone)
+		for ev := range r.dlq.Events() {
+			if e, ok := ev.(ck.Error); ok {
+				c.log.Warn("consumer: dead-letter producer", "error", c.cfg.Kafka.Redact(e.Error()))
+			}
+		}
+	}()
+	defer func() {
+		if n := r.dlq.Flush(int(c.cfg.ShutdownTimeout / time.Millisecond)); n > 0 {
+			c.log.Warn("consumer: dead-letter producer closed with outstanding messages", "count", n)
+		}
+		r.dlq.Close()
+		<-producerDone
+	}()
+
+	if r.cons, err = ck.NewConsumer(c.consumerConfig()); err != nil {
+		return fmt.Errorf("consumer: %s", c.cfg.Kafka.Redact(err.Error()))
+	}
+	if err := r.cons.SubscribeTopics(c.cfg.Topics, r.rebalance); err != nil {
+		_ = r.cons.Close()
+		return fmt.Errorf("consumer: subscribing to %v: %s", c.cfg.Topics, c.cfg.Kafka.Redact(err.Error()))
+	}
+
+	r.workers = make([]*worker, c.cfg.Workers)
+	quit := make(chan struct{})
+	for i := range r.workers {
+		w := &worker{wake: make(chan struct{}, 1)}
+		r.workers[i] = w
+		r.wg.Go(func() { w.run(r, quit) })
+	}
+
+	r.loop(ctx)
+	return r.shutdown(quit)
+}
+
+// loop polls until ctx ends or a fatal error.
+func (r *run) loop(ctx context.Context) {
+	for ctx.Err() == nil && r.fatal == nil {
+		switch e := r.cons.Poll(pollMs).(type) {
+		case *ck.Message:
+			r.dispatch(e)
+			if time.Since(r.lastStore) >= storeEvery {
+				r.store()
+			}
+		case nil:
+			r.store()
+		case ck.Error:
+			if e.IsFatal() {
+				r.fatal = fmt.Errorf("consumer: fatal: %s", r.c.cfg.Kafka.Redact(e.Error()))
+				break
+			}
+			r.c.log.Warn("consumer: kafka", "error", r.c.cfg.Kafka.Redact(e.Error()), "code", e.Code().String())
+		case *ck.Stats:
+			err := r.c.metrics.observeLag(e.String(), r.c.cfg.Group, func(topic string, part int32) bool {
+				return r.parts[tpKey{topic, part}] != nil
+			})
+			if err != nil {
+				r.c.log.Debug(err.Error())
+			}
+		case ck.OffsetsCommitted:
+			if e.Error != nil && !isNoOffset(e.Error) {
+				r.c.log.Warn("consumer: commit", "error", r.c.cfg.Kafka.Redact(e.Error.Error()))
+			}
+		}
+		r.backpressure()
+	}
+}
+
+// dispatch hands m to the worker of its key.
+func (r *run) dispatch(m *ck.Message) {
+	if m.TopicPartition.Error != nil {
+		r.c.log.Warn("consumer: fetch", "error", r.c.cfg.Kafka.Redact(m.TopicPartition.Error.Error()))
+		return
+	}
+	p := r.parts[tpKey{*m.TopicPartition.Topic, m.TopicPartition.Partition}]
+	if p == nil {
+		return // not assigned (any more): the owner reads it
+	}
+	e := p.add(int64(m.TopicPartition.Offset))
+	r.inflight.Add(1)
+	var h uint32
+	if m.Key == nil {
+		h = uint32(m.TopicPartition.Partition)
+	} else {
+		h = 2166136261 // FNV-1a
+		for _, b := range m.Key {
+			h ^= uint32(b)
+			h *= 16777619
+		}
+	}
+	r.workers[h%uint32(len(r.workers))].push(job{p: p, e: e, m: m})
+}
+
+// backpressure pauses fetching while MaxInFlight events are unfinished and
+// resumes it when half of them are.
+func (r *run) backpressure() {
+	n := r.inflight.Load()
+	switch {
+	case !r.paused && n >= int64(r.c.cfg.MaxInFlight):
+		r.paused = true
+		if err := r.cons.Pause(r.assigned()); err != nil {
+			r.c.log.Warn("consumer: pause", "error", err)
+		}
+	case r.paused && n <= int64(r.c.cfg.MaxInFlight/2):
+		r.paused = false
+		if err := r.cons.Resume(r.assigned()); err != nil {
+			r.c.log.Warn("consumer: resume", "error", err)
+		}
+	}
+}
+
+func (r *run) assigned() []ck.TopicPartition {
+	tps := make([]ck.TopicPartition, 0, len(r.parts))
+	for _, p := range r.parts {
+		tps = append(tps, ck.TopicPartition{Topic: &p.topic, Partition: p.id})
+	}
+	return tps
+}
+
+// store hands librdkafka the offsets that moved; its auto-commit commits
+// them.
+func (r *run) store() {
+	r.lastStore = time.Now()
+	offs := r.storeBuf[:0]
+	for _, p := range r.parts {
+		if off, ok := p.take(); ok {
+			offs = append(offs, ck.TopicPartition{Topic: &p.topic, Partition: p.id, Offset: ck.Offset(off)})
+		}
+	}
+	r.storeBuf = offs
+	if len(offs) == 0 {
+		return
+	}
+	if _, err := r.cons.StoreOffsets(offs); err != nil {
+		r.c.log.Debug("consumer: storing offsets", "error", r.c.cfg.Kafka.Redact(err.Error()))
+	}
+}
+
+// rebalance is the rebalance callback (cooperative: incremental).
+func (r *run) rebalance(cons *ck.Consumer, ev ck.Event) error {
+	switch e := ev.(type) {
+	case ck.AssignedPartitions:
+		for _, tp := range e.Partitions {
+			k := tpKey{*tp.Topic, tp.Partition}
+			r.parts[k] = newPartition(r.hctx, k.topic, k.part)
+		}
+		if err := cons.IncrementalAssign(e.Partitions); err != nil {
+			return fmt.Errorf("consumer: assign: %s", r.c.cfg.Kafka.Redact(err.Error()))
+		}
+		if r.paused {
+			_ = cons.Pause(e.Partitions)
+		}
+		r.c.log.Debug("consumer: assigned", "partitions", len(e.Partitions))
+	case ck.RevokedPartitions:
+		r.revoke(cons, e.Partitions, cons.AssignmentLost())
+		if err := cons.IncrementalUnassign(e.Partitions); err != nil {
+			return fmt.Errorf("consumer: unassign: %s", r.c.cfg.Kafka.Redact(err.Error()))
+		}
+		r.c.log.Debug("consumer: revoked", "partitions", len(e.Partitions))
+	}
+	return nil
+}
+
+// revoke stops the partitions, waits for their running handlers (at most
+// ShutdownTimeout) and, unless the assignment was lost (another member may
+// own them already), commits what is done.
+func (r *run) revoke(cons *ck.Consumer, tps []ck.TopicPartition, lost bool) {
+	var ps []*partition
+	for _, tp := range tps {
+		k := tpKey{*tp.Topic, tp.Partition}
+		if p := r.parts[k]; p != nil {
+			p.halt()
+			ps = append(ps, p)
+			delete(r.parts, k)
+			r.c.metrics.lag.DeleteLabelValues(k.topic, strconv.Itoa(int(k.part)), r.c.cfg.Group)
+		}
+	}
+	if lost {
+		for _, p := range ps {
+			p.cancel()
+		}
+		return
+	}
+	if !r.closing {
+		r.await(ps)
+	}
+	var offs []ck.TopicPartition
+	for _, p := range ps {
+		if off, ok := p.committable(); ok {
+			offs = append(offs, ck.TopicPartition{Topic: &p.topic, Partition: p.id, Offset: ck.Offset(off)})
+		}
+	}
+	if len(offs) > 0 && !r.closing {
+		if _, err := cons.StoreOffsets(offs); err != nil {
+			r.c.log.Debug("consumer: storing offsets", "error", r.c.cfg.Kafka.Redact(err.Error()))
+		}
+		if _, err := cons.CommitOffsets(offs); err != nil {
+			r.c.log.Warn("consumer: commit on revoke", "error", r.c.cfg.Kafka.Redact(err.Error()))
+		}
+	}
+}
+
+// await waits for the running handlers of ps, at most ShutdownTimeout; then
+// it cancels their contexts and gives them a moment to return.
+func (r *run) await(ps []*partition) bool {
+	idle := func() bool {
+		for _, p := range ps {
+			if p.busy() > 0 {
+				return false
+			}
+		}
+		return true
+	}
+	if waitFor(idle, r.c.cfg.ShutdownTimeout) {
+		return true
+	}
+	for _, p := range ps {
+		p.cancel()
+	}
+	return waitFor(idle, time.Second)
+}
+
+// waitFor polls cond until it holds or d passed.
+func waitFor(cond func() bool, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return true
+}
+
+// shutdown stops the workers, stores and commits what finished, and closes
+// the consumer (which leaves the group).
+func (r *run) shutdown(quit chan struct{}) error {
+	ps := make([]*partition, 0, len(r.parts))
+	for _, p := range r.parts {
+		p.halt()
+		ps = append(ps, p)
+	}
+	close(quit)
+	var err error
+	if !r.await(ps) {
+		err = fmt.Errorf("consumer: shutdown: handlers still running after %v", r.c.cfg.ShutdownTimeout)
+	}
+	r.store()
+	if _, cerr := r.cons.Commit(); cerr != nil && !isNoOffset(cerr) {
+		r.c.log.Warn("consumer: commit on shutdown", "error", r.c.cfg.Kafka.Redact(cerr.Error()))
+	}
+	r.closing = true
+	if cerr := r.cons.Close(); cerr != nil {
+		r.c.log.Warn("consumer: close", "error", r.c.cfg.Kafka.Redact(cerr.Error()))
+	}
+	if err == nil {
+		// The workers are idle or dropping what is queued.
+		done := make(chan struct{})
+		go func() { r.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(r.c.cfg.ShutdownTimeout):
+		}
+	}
+	if r.fatal != nil {
+		return r.fatal
+	}
+	return err
+}
+
+func isNoOffset(err error) bool {
+	var ke ck.Error
+	return errors.As(err, &ke) && ke.Code() == ck.ErrNoOffset
+}
+
+// consumerConfig is the librdkafka configuration: the defaults under the
+// user's properties, and the properties the guarantees need over them.
+func (c *Consumer) consumerConfig() *ck.ConfigMap {
+	defaults := map[string]any{
+		"enable.auto.commit":     true,
+		"auto.offset.reset":      "earliest",
+		"statistics.interval.ms": 5000,
+	}
+	if c.cfg.Kafka.Properties["group.protocol"] != "consumer" {
+		// KIP-848 groups assign on the broker and refuse this property.
+		defaults["partition.assignment.strategy"] = "cooperative-sticky"
+	}
+	m := c.cfg.Kafka.ConfigMap(defaults)
+	m["group.id"] = c.cfg.Group
+	m["enable.auto.offset.store"] = false
+	if c.cfg.ReadCommitted {
+		m["isolation.level"] = "read_committed"
+	}
+	return &m
+}
+
+// job is one record for a worker.
+type job struct {
+	p *partition
+	e *entry
+	m *ck.Message
+}
+
+// worker handles the records of the keys that hash to it, in order.
+type worker struct {
+	mu    sync.Mutex
+	queue []job
+	spare []job
+	wake  chan struct{}
+}
+
+func (w *worker) push(j job) {
+	w.mu.Lock()
+	w.queue = append(w.queue, j)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) run(r *run, quit chan struct{}) {
+	for {
+		w.mu.Lock()
+		batch := w.queue
+		w.queue, w.spare = w.spare[:0], nil
+		w.mu.Unlock()
+		if len(batch) == 0 {
+			select {
+			case <-w.wake:
+				continue
+			case <-quit:
+				return
+			}
+		}
+		for i, j := range batch {
+			select {
+			case <-quit:
+				// Shutting down: what is queued stays unfinished.
+				for _, j := range batch[i:] {
+					_ = j
+					r.inflight.Add(-1)
+				}
+				return
+			default:
+			}
+			if j.p.begin() {
+				j.p.end(j.e, r.process(j))
+			}
+			r.inflight.Add(-1)
+			batch[i] = job{}
+		}
+		w.mu.Lock()
+		w.spare = batch[:0]
+		w.mu.Unlock()
+	}
+}
