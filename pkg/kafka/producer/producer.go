@@ -167,7 +167,8 @@ type Producer struct {
 	mu     sync.RWMutex
 	closed bool
 
-	fatal atomic.Pointer[Error]
+	fatal   atomic.Pointer[Error]
+	lastErr atomic.Pointer[string] // the last client error, redacted
 
 	pool    sync.Pool // *encoder
 	drained chan struct{}

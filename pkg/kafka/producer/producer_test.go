@@ -377,5 +377,3 @@ func TestNewRefuses(t *testing.T) {
 		})
 	}
 }
-
-

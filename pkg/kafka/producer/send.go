@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,8 +178,21 @@ func (p *Producer) kafkaError(op, topic string, err error) *Error {
 		e.Fatal = ke.IsFatal() || ke.Code() == ck.ErrFatal
 	}
 	if f := p.fatal.Load(); f != nil {
+		// The first report after a fatal error is often the failure
+		// that caused it; the others were purged because of it.
 		e.Fatal = true
-		e.Msg += " (after the fatal error: " + f.Msg + ")"
+		if e.Code != f.Code {
+			e.Msg += "; the producer met a fatal error: " + f.Msg
+		} else {
+			e.Msg = f.Msg
+		}
+	}
+	if e.Code == ck.ErrMsgTimedOut {
+		// Why it timed out is often in the client's last error
+		// (authentication, TLS, no broker reachable).
+		if last := p.lastErr.Load(); last != nil {
+			e.Msg += "; last client error: " + *last
+		}
 	}
 	e.Msg = p.cfg.Kafka.Redact(e.Msg)
 	return e
@@ -229,6 +243,7 @@ func (p *Producer) delivered(m *ck.Message) {
 func (p *Producer) clientError(e ck.Error) {
 	msg := p.cfg.Kafka.Redact(e.Error())
 	if e.IsFatal() {
+		msg = strings.TrimPrefix(msg, "Fatal error: ")
 		f := &Error{Op: "send", Code: e.Code(), Msg: msg, Fatal: true}
 		if p.fatal.CompareAndSwap(nil, f) {
 			p.log.Error("producer: fatal error: the producer cannot send any more", "code", e.Code().String(), "error", msg)
@@ -238,6 +253,7 @@ func (p *Producer) clientError(e ck.Error) {
 	// Transient from librdkafka's point of view (all brokers down,
 	// authentication failures it retries): deliveries that end because of
 	// them carry their own error.
+	p.lastErr.Store(&msg)
 	p.log.Warn("producer: kafka client error", "code", e.Code().String(), "error", msg)
 }
 
