@@ -23,7 +23,7 @@ func NewMemory(capacity int) Store {
 	}
 	return &memory{
 		seen:     make(map[string]struct{}, min(capacity, 1<<16)),
-		inflight: make(map[string]*call),
+		inflight: make(map[string]chan struct{}),
 		ring:     make([]string, 0, min(capacity, 1<<16)),
 		capacity: capacity,
 	}
@@ -32,10 +32,10 @@ func NewMemory(capacity int) Store {
 // memory is the Store returned by NewMemory.
 type memory struct {
 	mu       sync.Mutex
-	seen     map[string]struct{} // recorded IDs; exactly those in ring
-	inflight map[string]*call    // IDs whose fn is running now
-	ring     []string            // recorded IDs, oldest at next once full
-	next     int                 // where the next ID goes once ring is full
+	seen     map[string]struct{}      // recorded IDs; exactly those in ring
+	inflight map[string]chan struct{} // IDs whose fn is running now -> closed when it returns (nil until someone waits)
+	ring     []string                 // recorded IDs, oldest at next once full
+	next     int                      // where the next ID goes once ring is full
 	capacity int
 	closed   bool
 }
@@ -44,14 +44,9 @@ type memory struct {
 // events apart, and bbolt has no empty keys.
 var errEmptyID = errors.New("dedup: empty event ID")
 
-// call is one running fn; done is closed when it returns, whatever the
-// outcome. Waiters then look at the store again: the ID is either recorded
-// (a duplicate) or not (fn failed, and a waiter runs it).
-type call struct {
-	done chan struct{}
-}
-
-// Do implements Store.
+// Do implements Store. A call that finds id in flight waits for the running
+// fn, then looks again: id is then either recorded (a duplicate) or not (fn
+// failed, and this call runs fn).
 func (m *memory) Do(ctx context.Context, id string, fn func(ctx context.Context) error) (bool, error) {
 	if id == "" {
 		return false, errEmptyID
@@ -66,16 +61,19 @@ func (m *memory) Do(ctx context.Context, id string, fn func(ctx context.Context)
 			m.mu.Unlock()
 			return true, nil
 		}
-		c, running := m.inflight[id]
+		done, running := m.inflight[id]
 		if !running {
-			c = &call{done: make(chan struct{})}
-			m.inflight[id] = c
+			m.inflight[id] = nil // no waiter yet: no channel to allocate
 			m.mu.Unlock()
-			return false, m.run(ctx, id, c, fn)
+			return false, m.run(ctx, id, fn)
+		}
+		if done == nil {
+			done = make(chan struct{})
+			m.inflight[id] = done
 		}
 		m.mu.Unlock()
 		select {
-		case <-c.done:
+		case <-done:
 		case <-ctx.Done():
 			return false, ctx.Err()
 		}
@@ -84,16 +82,19 @@ func (m *memory) Do(ctx context.Context, id string, fn func(ctx context.Context)
 
 // run runs fn for id, records id if fn succeeds and releases the waiters
 // even if fn panics.
-func (m *memory) run(ctx context.Context, id string, c *call, fn func(ctx context.Context) error) (err error) {
+func (m *memory) run(ctx context.Context, id string, fn func(ctx context.Context) error) (err error) {
 	ok := false
 	defer func() {
 		m.mu.Lock()
+		done := m.inflight[id]
 		delete(m.inflight, id)
 		if ok && !m.closed {
 			m.record(id)
 		}
 		m.mu.Unlock()
-		close(c.done)
+		if done != nil {
+			close(done)
+		}
 	}()
 	err = fn(ctx)
 	ok = err == nil
