@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -137,9 +138,25 @@ func (e *AddrInUseError) Error() string {
 
 func (e *AddrInUseError) Unwrap() error { return e.Err }
 
-// ErrLocked is returned by Start when another stack is running on the same
-// directory.
+// ErrLocked is what a LockedError matches (errors.Is).
 var ErrLocked = errors.New("devstack: another stack is running on this directory")
+
+// LockedError is returned by Start when another stack, in this process or
+// another, is running on the same directory.
+type LockedError struct {
+	Dir string
+	// PID is the other stack's process ID, 0 if unknown.
+	PID int
+}
+
+func (e *LockedError) Error() string {
+	if e.PID != 0 {
+		return fmt.Sprintf("devstack: another stack is running on %s (process %d)", e.Dir, e.PID)
+	}
+	return fmt.Sprintf("devstack: another stack is running on %s", e.Dir)
+}
+
+func (e *LockedError) Unwrap() error { return ErrLocked }
 
 // Stack is a running embedded stack.
 type Stack struct {
@@ -533,6 +550,23 @@ func (s *Stack) Dir() string { return s.cfg.Dir }
 
 // Catalog returns the catalog the topics were created from and pushed.
 func (s *Stack) Catalog() *catalog.Catalog { return s.catalog }
+
+// Topics returns the topics the stack keeps, sorted: the catalog's and
+// their dead-letter topics.
+func (s *Stack) Topics() []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, t := range s.catalog.Topics {
+		for _, n := range []string{t.Name, kafka.DeadLetterTopic(t.Name)} {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
 
 // Created returns the topics Start created, sorted: on a first start, every
 // topic of the catalog and its dead-letter topic; on a later one, those the

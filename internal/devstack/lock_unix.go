@@ -25,10 +25,8 @@ func lockDir(dir string) (*os.File, error) {
 		holder, _ := os.ReadFile(path)
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			if pid := strings.TrimSpace(string(holder)); pid != "" {
-				return nil, fmt.Errorf("%w (%s, process %s)", ErrLocked, dir, pid)
-			}
-			return nil, fmt.Errorf("%w (%s)", ErrLocked, dir)
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(holder)))
+			return nil, &LockedError{Dir: dir, PID: pid}
 		}
 		return nil, fmt.Errorf("devstack: locking %s: %w", path, err)
 	}
