@@ -371,3 +371,69 @@ func TestBoltRetention(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestBoltBatchPanic: with WithBatch, a fn that panics in a shared
+// transaction panics in its own caller's goroutine; the other calls of the
+// transaction run again and commit, each effect once.
+func TestBoltBatchPanic(t *testing.T) {
+	b := openBolt(t, filepath.Join(t.TempDir(), "dedup.db"), dedup.WithBatch())
+	started := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		_, err := b.Do(t.Context(), "first", func(ctx context.Context) error {
+			close(started)
+			time.Sleep(100 * time.Millisecond) // the others queue up meanwhile
+			return increment("first")(ctx)
+		})
+		first <- err
+	}()
+	<-started
+	const n = 6
+	var wg sync.WaitGroup
+	var panics atomic.Int32
+	for i := range n {
+		wg.Go(func() {
+			id := fmt.Sprint(i)
+			defer func() {
+				if r := recover(); r != nil {
+					if id != "3" || r != "boom" {
+						t.Errorf("id %s: unexpected panic %v", id, r)
+					}
+					panics.Add(1)
+				}
+			}()
+			_, err := b.Do(t.Context(), id, func(ctx context.Context) error {
+				if err := increment(id)(ctx); err != nil {
+					return err
+				}
+				if id == "3" {
+					panic("boom")
+				}
+				return nil
+			})
+			if err != nil {
+				t.Errorf("id %s: %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if panics.Load() != 1 {
+		t.Fatalf("%d panics, want 1", panics.Load())
+	}
+	for i := range n {
+		id := fmt.Sprint(i)
+		want := uint64(1)
+		if id == "3" {
+			want = 0
+		}
+		if c := count(t, b.DB(), id); c != want {
+			t.Errorf("id %s: count %d, want %d", id, c, want)
+		}
+		if dup := mustDo(t, b, id); dup != (want == 1) {
+			t.Errorf("id %s: duplicate %v after the batch", id, dup)
+		}
+	}
+}
