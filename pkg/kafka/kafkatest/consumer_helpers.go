@@ -19,6 +19,9 @@ func (c *Cluster) GroupCommitted(t testing.TB, group, topic string) map[int32]in
 	defer cons.Close()
 	tps := c.partitions(t, cons, topic)
 	got, err := cons.Committed(tps, 10_000)
+	if ke, ok := err.(ck.Error); ok && ke.Code() == ck.ErrGroupIDNotFound {
+		return map[int32]int64{} // nothing committed yet
+	}
 	if err != nil {
 		t.Fatalf("kafkatest: committed offsets of %s for %s: %v", topic, group, err)
 	}
