@@ -9,7 +9,7 @@ SCHEMAS             ?= schemas
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run build test generate bench bench-registry bench-restart lint fmt vet golangci-lint importcheck check-generated clean
+.PHONY: help run dev build test generate bench bench-registry bench-restart lint fmt vet golangci-lint importcheck check-generated clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -23,6 +23,11 @@ run: build ## lint and compatibility-check schemas/ and print the report
 	echo; echo '$$ waybill compat check --schemas $(SCHEMAS)'; \
 	$(WAYBILL) compat check --schemas $(SCHEMAS); check=$$?; \
 	[ $$lint -eq 0 ] && [ $$check -eq 0 ]
+
+# The embedded stack: Kafka (kfake) on 127.0.0.1:9092, the registry and its UI
+# on 127.0.0.1:8081, the catalog's topics, schemas/ pushed; state in .waybill/.
+dev: ## run the embedded stack (waybill dev) until Ctrl-C
+	$(GO) run ./cmd/waybill dev --schemas $(SCHEMAS)
 
 build: ## build bin/waybill
 	$(GO) build -o $(WAYBILL) ./cmd/waybill
