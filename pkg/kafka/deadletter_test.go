@@ -150,7 +150,7 @@ func TestReadDeadLetters(t *testing.T) {
 			}
 			if d.Code != want.code || d.Attempts != want.attempts || d.Group != "billing" ||
 				d.Topic != "orders" || d.Partition != o.TopicPartition.Partition || d.Offset != int64(o.TopicPartition.Offset) ||
-				!d.Timestamp.Equal(o.Timestamp.Truncate(time.Millisecond)) || d.DLQTopic != "orders.dlq" || d.DLQOffset < 0 || d.DeadLetteredAt.IsZero() {
+				d.Timestamp.IsZero() || !d.Timestamp.Equal(o.Timestamp.Truncate(time.Millisecond)) || d.DLQTopic != "orders.dlq" || d.DLQOffset < 0 || d.DeadLetteredAt.IsZero() {
 				t.Errorf("dead letter of id-%d: %+v", i, d)
 			}
 			if !bytes.Equal(d.Message.Key, o.Key) || !bytes.Equal(d.Message.Value, o.Value) {

@@ -13,8 +13,9 @@ import (
 
 // Produce sends msgs through one idempotent producer and fails t unless the
 // broker acknowledges all of them within 30 seconds. A message without a
-// topic goes to topic. It returns the messages as acknowledged (partition
-// and offset set), in order.
+// topic goes to topic; one without a timestamp gets the current time. It
+// returns the messages as acknowledged (partition, offset and timestamp set),
+// in order.
 func (c *Cluster) Produce(t testing.TB, topic string, msgs ...*ck.Message) []*ck.Message {
 	t.Helper()
 	cm := c.Config().ConfigMap(map[string]any{
@@ -30,8 +31,13 @@ func (c *Cluster) Produce(t testing.TB, topic string, msgs ...*ck.Message) []*ck
 	}
 	defer p.Close()
 	reports := make(chan ck.Event, len(msgs))
+	now := time.Now()
 	for i, m := range msgs {
 		m.Opaque = i
+		if m.Timestamp.IsZero() {
+			// So that the returned messages say when they were sent.
+			m.Timestamp = now
+		}
 		if m.TopicPartition.Topic == nil {
 			m.TopicPartition = ck.TopicPartition{Topic: &topic, Partition: ck.PartitionAny}
 		}
@@ -48,7 +54,11 @@ func (c *Cluster) Produce(t testing.TB, topic string, msgs ...*ck.Message) []*ck
 			if m.TopicPartition.Error != nil {
 				t.Fatalf("kafkatest: delivery: %v", m.TopicPartition.Error)
 			}
-			acked[m.Opaque.(int)] = m
+			i := m.Opaque.(int)
+			if m.Timestamp.IsZero() {
+				m.Timestamp = msgs[i].Timestamp
+			}
+			acked[i] = m
 		case <-timeout:
 			t.Fatalf("kafkatest: %d of %d messages acknowledged after 30s", n, len(msgs))
 		}

@@ -13,10 +13,12 @@ import (
 	"github.com/waybill/waybill/cmd/waybill/internal/browsecmd"
 	"github.com/waybill/waybill/cmd/waybill/internal/cli"
 	"github.com/waybill/waybill/cmd/waybill/internal/compatcmd"
+	"github.com/waybill/waybill/cmd/waybill/internal/dlq"
 	"github.com/waybill/waybill/cmd/waybill/internal/devcmd"
 	"github.com/waybill/waybill/cmd/waybill/internal/gencmd"
 	"github.com/waybill/waybill/cmd/waybill/internal/lintcmd"
 	"github.com/waybill/waybill/cmd/waybill/internal/registrycmd"
+	"github.com/waybill/waybill/cmd/waybill/internal/replay"
 )
 
 // Run runs the waybill command line args (without the program name) and
@@ -71,6 +73,6 @@ Exit codes: 0 passed, 1 findings (incompatible, lint violations), 2 could not ru
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return cli.Usagef("%s: %v", c.CommandPath(), err)
 	})
-	cmd.AddCommand(lintcmd.New(env), compatcmd.New(env), registrycmd.New(env), browsecmd.New(env), gencmd.New(env), devcmd.New(env))
+	cmd.AddCommand(lintcmd.New(env), compatcmd.New(env), registrycmd.New(env), browsecmd.New(env), gencmd.New(env), devcmd.New(env), dlq.New(env), replay.New(env))
 	return cmd
 }
