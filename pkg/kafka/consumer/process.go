@@ -220,7 +220,8 @@ func (r *run) deadLetter(j job, eventType string, cause error, attempts int) boo
 	dlqTopic := kafka.DeadLetterTopic(topic)
 	done := make(chan ck.Event, 1)
 	for try := 0; ; try++ {
-		err := r.dlq.Produce(&ck.Message{
+		p := r.producer()
+		err := p.Produce(&ck.Message{
 			TopicPartition: ck.TopicPartition{Topic: &dlqTopic, Partition: ck.PartitionAny},
 			Key:            m.Key, Value: m.Value, Headers: hs,
 		}, done)
@@ -240,6 +241,9 @@ func (r *run) deadLetter(j job, eventType string, cause error, attempts int) boo
 		}
 		r.c.log.Warn("consumer: sending a dead letter failed; retrying", "topic", dlqTopic,
 			"error", r.c.cfg.Kafka.Redact(err.Error()), "offset", int64(m.TopicPartition.Offset))
+		if p.GetFatalError() != nil {
+			r.replaceProducer(p)
+		}
 		if !r.backoff(j.p, try) {
 			return false
 		}
@@ -268,10 +272,17 @@ func envelopeHeaders(hs []ck.Header) []envelope.Header {
 var _ = [1]struct{}{}[unsafe.Sizeof(ck.Header{})-unsafe.Sizeof(envelope.Header{})]
 var _ = [1]struct{}{}[unsafe.Offsetof(ck.Header{}.Value)-unsafe.Offsetof(envelope.Header{}.Value)]
 
+// deadLetterProducer is the producer of dead letters and the goroutine
+// that drains its events.
+type deadLetterProducer struct {
+	*ck.Producer
+	drained chan struct{}
+}
+
 // newDeadLetterProducer makes the producer of dead letters: idempotent,
 // acks=all, Java-compatible partitioning, on the consumer's connection
 // properties.
-func (c *Consumer) newDeadLetterProducer() (*ck.Producer, error) {
+func (c *Consumer) newDeadLetterProducer() (*deadLetterProducer, error) {
 	m := c.cfg.Kafka.ConfigMap(map[string]any{"linger.ms": 5})
 	for k := range m {
 		if consumerOnly(k) {
@@ -281,11 +292,59 @@ func (c *Consumer) newDeadLetterProducer() (*ck.Producer, error) {
 	m["enable.idempotence"] = true
 	m["acks"] = "all"
 	m["partitioner"] = "murmur2_random"
+	m["go.logs.channel.enable"] = true
 	p, err := ck.NewProducer(&m)
 	if err != nil {
 		return nil, fmt.Errorf("consumer: dead-letter producer: %s", c.cfg.Kafka.Redact(err.Error()))
 	}
-	return p, nil
+	dp := &deadLetterProducer{Producer: p, drained: make(chan struct{})}
+	logsDone := c.forwardLogs(p.Logs())
+	go func() {
+		defer close(dp.drained)
+		defer func() { <-logsDone }()
+		for ev := range p.Events() {
+			if e, ok := ev.(ck.Error); ok {
+				c.log.Warn("consumer: dead-letter producer", "error", c.cfg.Kafka.Redact(e.Error()), "fatal", e.IsFatal())
+			}
+		}
+	}()
+	return dp, nil
+}
+
+// producer returns the dead-letter producer.
+func (r *run) producer() *deadLetterProducer {
+	r.dlqMu.Lock()
+	defer r.dlqMu.Unlock()
+	return r.dlq
+}
+
+// replaceProducer replaces p, which hit a fatal error (an idempotence
+// violation: librdkafka asks for a new producer), unless another worker
+// already did.
+func (r *run) replaceProducer(p *deadLetterProducer) {
+	r.dlqMu.Lock()
+	defer r.dlqMu.Unlock()
+	if r.dlq != p {
+		return
+	}
+	np, err := r.c.newDeadLetterProducer()
+	if err != nil {
+		r.c.log.Error("consumer: replacing the dead-letter producer", "error", err)
+		return
+	}
+	r.dlq = np
+	go r.closeProducer(p)
+}
+
+// closeProducer flushes (while its events are drained) and closes p.
+func (r *run) closeProducer(p *deadLetterProducer) {
+	if p.GetFatalError() == nil {
+		if n := p.Flush(int(r.c.cfg.ShutdownTimeout / time.Millisecond)); n > 0 {
+			r.c.log.Warn("consumer: dead-letter producer closed with outstanding messages", "count", n)
+		}
+	}
+	p.Close()
+	<-p.drained
 }
 
 // consumerOnly reports whether a property is one only consumers take, so

@@ -32,7 +32,8 @@ type tpKey struct {
 type run struct {
 	c        *Consumer
 	cons     *ck.Consumer
-	dlq      *ck.Producer
+	dlqMu    sync.Mutex
+	dlq      *deadLetterProducer
 	dedup    dedup.Store
 	ownDedup bool
 	decoder  envelope.Decoder
@@ -86,26 +87,13 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 	if r.dlq, err = c.newDeadLetterProducer(); err != nil {
 		return err
 	}
-	producerDone := make(chan struct{})
-	go func() {
-		defer close(producerDone)
-		for ev := range r.dlq.Events() {
-			if e, ok := ev.(ck.Error); ok {
-				c.log.Warn("consumer: dead-letter producer", "error", c.cfg.Kafka.Redact(e.Error()))
-			}
-		}
-	}()
-	defer func() {
-		if n := r.dlq.Flush(int(c.cfg.ShutdownTimeout / time.Millisecond)); n > 0 {
-			c.log.Warn("consumer: dead-letter producer closed with outstanding messages", "count", n)
-		}
-		r.dlq.Close()
-		<-producerDone
-	}()
+	defer func() { r.closeProducer(r.producer()) }()
 
 	if r.cons, err = ck.NewConsumer(c.consumerConfig()); err != nil {
 		return fmt.Errorf("consumer: %s", c.cfg.Kafka.Redact(err.Error()))
 	}
+	logsDone := c.forwardLogs(r.cons.Logs())
+	defer func() { <-logsDone }()
 	if err := r.cons.SubscribeTopics(c.cfg.Topics, r.rebalance); err != nil {
 		_ = r.cons.Close()
 		return fmt.Errorf("consumer: subscribing to %v: %s", c.cfg.Topics, c.cfg.Kafka.Redact(err.Error()))
@@ -378,6 +366,7 @@ func (c *Consumer) consumerConfig() *ck.ConfigMap {
 	m := c.cfg.Kafka.ConfigMap(defaults)
 	m["group.id"] = c.cfg.Group
 	m["enable.auto.offset.store"] = false
+	m["go.logs.channel.enable"] = true
 	if c.cfg.ReadCommitted {
 		m["isolation.level"] = "read_committed"
 	}
