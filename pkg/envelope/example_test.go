@@ -3,9 +3,11 @@ package envelope_test
 import (
 	"errors"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/waybill/waybill/pkg/envelope"
+	"github.com/waybill/waybill/pkg/events/orderevents"
 )
 
 func ExampleEncode() {
@@ -112,4 +114,51 @@ func ExampleDeadLetter() {
 	// Output:
 	// waybill_dlq_code: missing-header
 	// waybill_dlq_reason: required header waybill_envelope is missing
+}
+
+func ExampleTemplate() {
+	// Once per producer, event type and version, with the schema ID the
+	// serde looked up (serde.Writer.SchemaID).
+	tmpl, err := envelope.NewTemplate("order-service", orderevents.OrderCreatedEventType, 2, 7)
+	if err != nil {
+		panic(err)
+	}
+
+	// Per event, into a Message reused from event to event: the body is
+	// encoded in place, after the wire header.
+	ev := &orderevents.OrderCreatedV2{
+		OrderID: "ord-42", CustomerID: "cus-7",
+		LineItems: []orderevents.LineItem{{SKU: "SKU-MUG-350", Quantity: 1}},
+		CreatedAt: time.Date(2026, 11, 22, 9, 30, 15, 0, time.UTC), Total: big.NewRat(1250, 100),
+	}
+	parent, _ := envelope.ParseTraceParent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	var m envelope.Message
+	err = tmpl.EncodeInto(&m, envelope.Fields{
+		Subject: ev.OrderID,
+		// A new UUIDv7 and the current time when left zero; fixed here for
+		// the output. A producer passes the incoming trace's Child().
+		ID:          "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+		Time:        time.Date(2026, 11, 22, 9, 30, 15, 250_000_000, time.UTC),
+		TraceParent: parent,
+	}, ev)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("key %s\nvalue % x ... (%d bytes)\n", m.Key, m.Value[:5], len(m.Value))
+	for _, h := range m.Headers {
+		fmt.Printf("%s: %s\n", h.Key, h.Value)
+	}
+	// Output:
+	// key ord-42
+	// value 00 00 00 00 07 ... (46 bytes)
+	// ce_specversion: 1.0
+	// ce_id: 0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b
+	// ce_source: order-service
+	// ce_type: waybill.orders.OrderCreated
+	// ce_time: 2026-11-22T09:30:15.25Z
+	// ce_subject: ord-42
+	// content-type: application/avro
+	// waybill_envelope: 1
+	// waybill_event_version: 2
+	// traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
 }

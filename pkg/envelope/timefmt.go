@@ -1,7 +1,10 @@
 package envelope
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,18 +32,94 @@ var digits2 = func() (t [200]byte) {
 
 // appendRFC3339Nano appends t in UTC exactly as
 // t.UTC().AppendFormat(dst, time.RFC3339Nano) does, for t in the years 0000
-// to 9999 (inRFC3339Range), at a fraction of its cost: the date comes from
-// the days since the epoch by Hinnant's civil_from_days, the digits from a
-// table, and there is no layout to interpret.
+// to 9999 (inRFC3339Range), at a fraction of its cost: see appendRFC3339.
 func appendRFC3339Nano(dst []byte, t time.Time) []byte {
-	sec := t.Unix()
+	return appendRFC3339(dst, t.Unix(), t.Nanosecond())
+}
+
+// appendRFC3339 appends the time sec seconds and nsec nanoseconds (0 to
+// 999999999) after the Unix epoch as RFC 3339 in UTC with the nanoseconds'
+// significant digits, as time.RFC3339Nano writes it. The date comes from the
+// days since the epoch by Hinnant's civil_from_days, remembered for the last
+// day seen (lastDay), the digits from a table; there is no layout to
+// interpret.
+func appendRFC3339(dst []byte, sec int64, nsec int) []byte {
 	days := sec / 86400
 	sod := sec - days*86400
 	if sod < 0 {
 		days--
 		sod += 86400
 	}
-	// civil_from_days (https://howardhinnant.github.io/date_algorithms.html).
+	y, m, d := civil(days)
+	tod := uint32(sod) // [0, 86399]: 32-bit division by constants is cheaper
+	hh, mm, ss := tod/3600, tod/60%60, tod%60
+
+	// Written in place, in dst's spare capacity: no copy from a temporary.
+	l := len(dst)
+	dst = slices.Grow(dst, len("2006-01-02T15:04:05.999999999Z"))[:l+len("2006-01-02T15:04:05.999999999Z")]
+	b := dst[l : l+30 : l+30]
+	b[0], b[1] = digits2[2*(y/100)], digits2[2*(y/100)+1]
+	b[2], b[3] = digits2[2*(y%100)], digits2[2*(y%100)+1]
+	b[4] = '-'
+	b[5], b[6] = digits2[2*m], digits2[2*m+1]
+	b[7] = '-'
+	b[8], b[9] = digits2[2*d], digits2[2*d+1]
+	b[10] = 'T'
+	b[11], b[12] = digits2[2*hh], digits2[2*hh+1]
+	b[13] = ':'
+	b[14], b[15] = digits2[2*mm], digits2[2*mm+1]
+	b[16] = ':'
+	b[17], b[18] = digits2[2*ss], digits2[2*ss+1]
+	n := 19
+	if nsec != 0 {
+		ns := uint32(nsec)
+		b[19] = '.'
+		b[20] = byte('0' + ns/100_000_000)
+		v := digits8(ns % 100_000_000)
+		binary.LittleEndian.PutUint64(b[21:29], v|0x3030_3030_3030_3030)
+		// The trailing zero digits are the high zero bytes of v; when all
+		// eight are zero, the first digit is not.
+		n = 29 - bits.LeadingZeros64(v)/8
+	}
+	b[n] = 'Z'
+	return dst[:l+n+1]
+}
+
+// digits8 returns the eight decimal digits of x (below 10^8) as the bytes of
+// a uint64, the most significant digit in the lowest byte (first in memory
+// when stored little-endian), each byte the digit's value 0-9: three rounds
+// of dividing every lane in two by multiplication, without a carry between
+// lanes, instead of a chain of eight dependent divisions.
+func digits8(x uint32) uint64 {
+	v := uint64(x/10000) | uint64(x%10000)<<32     // two lanes of 4 digits
+	q := (v * 10486 >> 20) & 0x0000_007f_0000_007f // /100 in each 32-bit lane (v < 10^4)
+	v = q | (v-q*100)<<16                          // four lanes of 2 digits
+	q = (v * 103 >> 10) & 0x000f_000f_000f_000f    // /10 in each 16-bit lane (v < 100)
+	return q | (v-q*10)<<8                         // eight lanes of 1 digit
+}
+
+// lastDay remembers the date of the last day civil converted, so events of
+// the same day skip the divisions: the day number in the high 32 bits, then
+// a valid bit and the year, month and day (y<<9 | m<<5 | d). One word, so
+// goroutines share it without a lock; a miss just converts and overwrites.
+var lastDay atomic.Uint64
+
+const dayValid = 1 << 31
+
+// civil returns the year, month (1-12) and day (1-31) of the day days after
+// 1970-01-01, for the years 0000 to 9999.
+func civil(days int64) (y, m, d int64) {
+	if c := lastDay.Load(); c&dayValid != 0 && int32(c>>32) == int32(days) {
+		return int64(c >> 9 & 0x3fff), int64(c >> 5 & 0xf), int64(c & 0x1f)
+	}
+	y, m, d = civilFromDays(days)
+	lastDay.Store(uint64(uint32(int32(days)))<<32 | dayValid | uint64(y)<<9 | uint64(m)<<5 | uint64(d))
+	return y, m, d
+}
+
+// civilFromDays is Hinnant's civil_from_days
+// (https://howardhinnant.github.io/date_algorithms.html).
+func civilFromDays(days int64) (y, m, d int64) {
 	z := days + 719468
 	era := z / 146097
 	if z < 0 && z%146097 != 0 {
@@ -48,51 +127,16 @@ func appendRFC3339Nano(dst []byte, t time.Time) []byte {
 	}
 	doe := z - era*146097                                  // [0, 146096]
 	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // [0, 399]
-	y := yoe + era*400
+	y = yoe + era*400
 	doy := doe - (365*yoe + yoe/4 - yoe/100) // [0, 365]
 	mp := (5*doy + 2) / 153                  // [0, 11], March first
-	d := doy - (153*mp+2)/5 + 1              // [1, 31]
-	m := mp + 3
+	d = doy - (153*mp+2)/5 + 1               // [1, 31]
+	m = mp + 3
 	if mp >= 10 {
 		m = mp - 9
 	}
 	if m <= 2 {
 		y++
 	}
-	hh, mm, ss := sod/3600, sod/60%60, sod%60
-
-	// Written in place, in dst's spare capacity: no copy from a temporary.
-	l := len(dst)
-	dst = slices.Grow(dst, len("2006-01-02T15:04:05.999999999Z"))[:l+len("2006-01-02T15:04:05.999999999Z")]
-	b := dst[l:]
-	put2 := func(i int, v int64) { b[i], b[i+1] = digits2[2*v], digits2[2*v+1] }
-	put2(0, y/100)
-	put2(2, y%100)
-	b[4] = '-'
-	put2(5, m)
-	b[7] = '-'
-	put2(8, d)
-	b[10] = 'T'
-	put2(11, hh)
-	b[13] = ':'
-	put2(14, mm)
-	b[16] = ':'
-	put2(17, ss)
-	n := 19
-	if ns := t.Nanosecond(); ns != 0 {
-		b[19] = '.'
-		for i := 27; i >= 21; i -= 2 {
-			q := ns / 100
-			r := ns - q*100
-			b[i], b[i+1] = digits2[2*r], digits2[2*r+1]
-			ns = q
-		}
-		b[20] = byte('0' + ns)
-		n = 29
-		for b[n-1] == '0' {
-			n--
-		}
-	}
-	b[n] = 'Z'
-	return dst[:l+n+1]
+	return y, m, d
 }

@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"slices"
@@ -24,7 +25,8 @@ const TraceParentLen = 55
 func NewTrace() TraceParent {
 	var t TraceParent
 	for t.TraceID == ([16]byte{}) {
-		fillRandom(t.TraceID[:])
+		binary.LittleEndian.PutUint64(t.TraceID[0:8], rand.Uint64())
+		binary.LittleEndian.PutUint64(t.TraceID[8:16], rand.Uint64())
 	}
 	t.SpanID = newSpanID()
 	t.Flags = 0x01
@@ -35,22 +37,26 @@ func NewTrace() TraceParent {
 // for the event a consumer produces in reaction to one it received. On the
 // zero TraceParent (the received event carried none) it starts a new trace,
 // so `out.TraceParent = in.TraceParent.Child()` is always right.
-func (t TraceParent) Child() TraceParent {
+func (t TraceParent) Child() (c TraceParent) {
 	if t.IsZero() {
 		return NewTrace()
 	}
-	t.SpanID = newSpanID()
-	return t
+	// Field by field, not t with a new SpanID: copying the 25-byte struct
+	// whole after storing into it stalls on store forwarding.
+	c.TraceID, c.SpanID, c.Flags = t.TraceID, newSpanID(), t.Flags
+	return c
 }
 
 // IsZero reports whether t is the zero TraceParent (no trace).
-func (t TraceParent) IsZero() bool { return t == TraceParent{} }
+func (t TraceParent) IsZero() bool {
+	return t.TraceID == [16]byte{} && t.SpanID == [8]byte{} && t.Flags == 0
+}
 
 // String returns the version-00 header value,
 // "00-<32 hex trace ID>-<16 hex span ID>-<2 hex flags>".
 func (t TraceParent) String() string { return string(t.appendTo(make([]byte, 0, TraceParentLen))) }
 
-func (t TraceParent) appendTo(dst []byte) []byte {
+func (t *TraceParent) appendTo(dst []byte) []byte {
 	l := len(dst)
 	dst = slices.Grow(dst, TraceParentLen)[:l+TraceParentLen]
 	b := dst[l:]
@@ -148,23 +154,16 @@ var hexValue = func() (t [256]byte) {
 	return t
 }()
 
+// newSpanID returns a random, non-zero span ID from math/rand/v2's
+// per-goroutine ChaCha8 source: trace and span IDs must be random, not
+// secret, and this is fast and lock-free. One 8-byte store: filling the ID
+// byte by byte was most of Child's cost.
 func newSpanID() [8]byte {
-	var s [8]byte
-	for s == ([8]byte{}) {
-		fillRandom(s[:])
-	}
-	return s
-}
-
-// fillRandom fills b from math/rand/v2's per-goroutine ChaCha8 source: trace
-// and span IDs must be random, not secret, and this is fast and lock-free.
-func fillRandom(b []byte) {
-	for len(b) > 0 {
-		x := rand.Uint64()
-		for i := 0; i < 8 && len(b) > 0; i++ {
-			b[0] = byte(x)
-			x >>= 8
-			b = b[1:]
+	for {
+		if x := rand.Uint64(); x != 0 {
+			var s [8]byte
+			binary.LittleEndian.PutUint64(s[:], x)
+			return s
 		}
 	}
 }

@@ -74,6 +74,17 @@ func AppendNewID(dst []byte) []byte {
 	return appendUUID(dst, &u)
 }
 
+// appendNewUUID appends a new event ID for the time unixNano (Unix
+// nanoseconds) in its text form.
+func appendNewUUID(dst []byte, unixNano int64) []byte {
+	ms := unixNano / 1e6
+	if unixNano < 0 && unixNano%1e6 != 0 {
+		ms-- // floor, as time.Time.UnixMilli
+	}
+	u := ids.next(ms)
+	return appendUUID(dst, &u)
+}
+
 // appendUUID appends u as 8-4-4-4-12 lowercase hex.
 func appendUUID(dst []byte, u *[16]byte) []byte {
 	l := len(dst)
