@@ -156,6 +156,24 @@ func topics(t *testing.T, cfg kafka.Config) map[string]int {
 	return got
 }
 
+// retention returns topic's retention.ms.
+func retention(t *testing.T, cfg kafka.Config, topic string) string {
+	t.Helper()
+	cm := cfg.ConfigMap(nil)
+	admin, err := ck.NewAdminClient(&cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	res, err := admin.DescribeConfigs(ctx, []ck.ConfigResource{{Type: ck.ResourceTopic, Name: topic}})
+	if err != nil || len(res) != 1 || res[0].Error.Code() != ck.ErrNoError {
+		t.Fatalf("describe %s: %v %v", topic, err, res)
+	}
+	return res[0].Config["retention.ms"].Value
+}
+
 // produce writes one record to topic and waits for its ack.
 func produce(t *testing.T, cfg kafka.Config, topic string) {
 	t.Helper()
@@ -301,6 +319,9 @@ func TestStartAndResume(t *testing.T) {
 	if diff := cmp.Diff(wantSubjects, subjects(t, s.RegistryURL())); diff != "" {
 		t.Errorf("subjects after restart (-want +got):\n%s", diff)
 	}
+	if got := retention(t, s.Config(), "shipment-events.dlq"); got != "2592000000" {
+		t.Errorf("shipment-events.dlq retention.ms after restart = %q, want the catalog's 30d", got)
+	}
 	if hw := highWatermark(t, s.Config(), "order-events"); hw != 1 {
 		t.Errorf("order-events partition 0 ends at %d after restart, want 1 (the record written before)", hw)
 	}
@@ -399,4 +420,16 @@ func TestStartBadConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestStartCanceled(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if s, err := devstack.Start(ctx, testConfig(t, dir)); err == nil {
+		closeStack(t, s)
+		t.Fatal("Start with a canceled context succeeded")
+	}
+	// Nothing was left holding the directory.
+	closeStack(t, start(t, testConfig(t, dir)))
 }
