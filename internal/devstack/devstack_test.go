@@ -90,9 +90,9 @@ func (p *probe) Run(ctx context.Context, env devstack.Env) error {
 		return p.fail
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok "+p.name) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok "+p.name) })
 	srv := &http.Server{Handler: mux}
-	go srv.Serve(env.Listener)
+	go func() { _ = srv.Serve(env.Listener) }()
 	<-ctx.Done()
 	srv.Close()
 	close(p.stopped)
@@ -245,7 +245,7 @@ func TestStartAndResume(t *testing.T) {
 	plan, results := s.Push()
 	if plan.Empty() || !sr.Passed(plan, results) {
 		var b strings.Builder
-		plan.WriteText(&b, results)
+		_ = plan.WriteText(&b, results)
 		t.Fatalf("first push did not register cleanly:\n%s", b.String())
 	}
 	var wantSubjects []string
@@ -313,7 +313,7 @@ func TestStartAndResume(t *testing.T) {
 	}
 	if plan, results := s.Push(); !plan.Empty() || results != nil {
 		var b strings.Builder
-		plan.WriteText(&b, results)
+		_ = plan.WriteText(&b, results)
 		t.Errorf("second push planned something:\n%s", b.String())
 	}
 	if diff := cmp.Diff(wantSubjects, subjects(t, s.RegistryURL())); diff != "" {
