@@ -322,6 +322,18 @@ func TestStartAndResume(t *testing.T) {
 	if got := retention(t, s.Config(), "shipment-events.dlq"); got != "2592000000" {
 		t.Errorf("shipment-events.dlq retention.ms after restart = %q, want the catalog's 30d", got)
 	}
+	// The registry still writes to its topic after the restart (its
+	// transactional writer resumes on the broker's persisted state).
+	resp, err := http.Post(s.RegistryURL()+"/subjects/restart-check/versions", "application/vnd.schemaregistry.v1+json",
+		strings.NewReader(`{"schema": "{\"type\":\"record\",\"name\":\"R\",\"fields\":[]}"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("registering after restart: %d %s", resp.StatusCode, body)
+	}
 	if hw := highWatermark(t, s.Config(), "order-events"); hw != 1 {
 		t.Errorf("order-events partition 0 ends at %d after restart, want 1 (the record written before)", hw)
 	}
