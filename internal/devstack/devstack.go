@@ -272,7 +272,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		kafkaLn.Close() // kfake closes it only on some of its errors
 		regLn.Close()
 		closeSvcLns()
-		return nil, fmt.Errorf("devstack: starting Kafka in %s: %w", filepath.Join(cfg.Dir, "kafka"), err)
+		return nil, fmt.Errorf("devstack: starting Kafka from %s (delete it to start afresh): %w", filepath.Join(cfg.Dir, "kafka"), err)
 	}
 	s.kafka = s.cluster.Config()
 	s.logger.Debug("devstack: Kafka up", "brokers", s.Brokers(), "after", time.Since(began))
