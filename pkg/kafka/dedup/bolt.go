@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // DefaultRetention is how long a Bolt store keeps an ID unless WithRetention
@@ -249,11 +250,11 @@ func (b *Bolt) Do(ctx context.Context, id string, fn func(ctx context.Context) e
 	switch {
 	case err == nil:
 		return dup, nil
-	case err == errDuplicate:
+	case errors.Is(err, errDuplicate):
 		return true, nil
-	case fnErr != nil && err == fnErr:
+	case fnErr != nil && errors.Is(err, fnErr): // as is
 		return false, err
-	case !began && errors.Is(err, bbolt.ErrDatabaseNotOpen):
+	case !began && errors.Is(err, bolterrors.ErrDatabaseNotOpen):
 		return false, ErrClosed
 	default:
 		return false, fmt.Errorf("dedup: record %q: %w", id, err)
@@ -321,7 +322,7 @@ func (b *Bolt) Prune(olderThan time.Duration) (removed int, err error) {
 			n = len(old)
 			return nil
 		})
-		if errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+		if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 			return removed, ErrClosed
 		}
 		if err != nil {

@@ -127,7 +127,7 @@ func TestBoltFailureRollsBack(t *testing.T) {
 				}
 				return fnErr
 			})
-			if dup || err != fnErr {
+			if dup || err != fnErr { //nolint:errorlint // returned as is: the same value
 				t.Fatalf("Do = %v, %v; want false and the handler's error as is", dup, err)
 			}
 			func() {
@@ -136,8 +136,8 @@ func TestBoltFailureRollsBack(t *testing.T) {
 						t.Fatal("panic not propagated")
 					}
 				}()
-				b.Do(t.Context(), "a", func(ctx context.Context) error {
-					increment("a")(ctx)
+				_, _ = b.Do(t.Context(), "a", func(ctx context.Context) error {
+					_ = increment("a")(ctx)
 					panic("boom")
 				})
 			}()
@@ -154,13 +154,15 @@ func TestBoltFailureRollsBack(t *testing.T) {
 	}
 }
 
+type derivedKey struct{}
+
 func TestBoltTx(t *testing.T) {
 	if dedup.Tx(t.Context()) != nil {
 		t.Fatal("Tx outside Do is not nil")
 	}
 	m := dedup.NewMemory(1)
 	defer m.Close()
-	m.Do(t.Context(), "a", func(ctx context.Context) error {
+	_, _ = m.Do(t.Context(), "a", func(ctx context.Context) error {
 		if dedup.Tx(ctx) != nil {
 			t.Error("Tx in Memory's fn is not nil")
 		}
@@ -168,8 +170,8 @@ func TestBoltTx(t *testing.T) {
 	})
 	b := openBolt(t, filepath.Join(t.TempDir(), "dedup.db"))
 	var kept context.Context
-	b.Do(t.Context(), "a", func(ctx context.Context) error {
-		tx := dedup.Tx(context.WithValue(ctx, struct{}{}, 1))
+	_, _ = b.Do(t.Context(), "a", func(ctx context.Context) error {
+		tx := dedup.Tx(context.WithValue(ctx, derivedKey{}, 1))
 		if tx == nil || !tx.Writable() {
 			t.Errorf("Tx in a derived context = %v, want the writable transaction", tx)
 		}
@@ -199,7 +201,7 @@ func TestBoltConcurrent(t *testing.T) {
 					for i := range ids {
 						id := fmt.Sprint((i + g) % ids)
 						idx := (i + g) % ids
-						b.Do(t.Context(), id, func(ctx context.Context) error {
+						_, _ = b.Do(t.Context(), id, func(ctx context.Context) error {
 							if running.Add(1) > 1 {
 								overlap.Store(true)
 							}

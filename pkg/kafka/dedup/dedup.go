@@ -9,6 +9,13 @@
 // transaction to the handler (Tx), so a handler that keeps its state in the
 // same file changes it and marks the event done atomically: after a crash,
 // either both happened or neither did.
+//
+// Effects outside a Bolt file (a row in another database, a call to a
+// service, a message sent) are not covered: a crash after the effect and
+// before the ID is recorded runs the effect again on redelivery, and so does
+// a redelivery after Memory forgot the ID (its capacity, a restart) or after
+// Bolt pruned it (its retention). Such handlers should still be idempotent;
+// the store only spares them most repeats.
 package dedup
 
 import (

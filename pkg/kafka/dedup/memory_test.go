@@ -117,7 +117,7 @@ func TestMemoryModel(t *testing.T) {
 						t.Fatalf("step %d: duplicate with error %v", step, err)
 					}
 				case fail:
-					if err != fnErr {
+					if err != fnErr { //nolint:errorlint // returned as is: the same value
 						t.Fatalf("step %d: err %v, want the handler's error as is", step, err)
 					}
 				default:
@@ -212,7 +212,9 @@ func TestMemoryWaiterSeesOutcome(t *testing.T) {
 			case <-time.After(50 * time.Millisecond):
 			}
 			close(release)
-			<-first
+			if err := <-first; (err != nil) != firstFails {
+				t.Fatalf("first Do: %v", err)
+			}
 			dup := <-second
 			if dup == firstFails {
 				t.Fatalf("second Do duplicate = %v, want %v", dup, !firstFails)
@@ -231,7 +233,7 @@ func TestMemoryWaiterContextCanceled(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.Do(t.Context(), "x", func(context.Context) error { close(started); <-release; return nil })
+		_, _ = s.Do(t.Context(), "x", func(context.Context) error { close(started); <-release; return nil })
 	}()
 	<-started
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
@@ -255,7 +257,7 @@ func TestMemoryPanic(t *testing.T) {
 				t.Fatal("panic not propagated")
 			}
 		}()
-		s.Do(t.Context(), "x", func(context.Context) error { panic("boom") })
+		_, _ = s.Do(t.Context(), "x", func(context.Context) error { panic("boom") })
 	}()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
