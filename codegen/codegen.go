@@ -27,6 +27,11 @@ type Config struct {
 	// packages import each other (shared types) below it. Default
 	// DefaultImportPath.
 	ImportPath string
+	// NoKafka leaves out the Kafka wrappers (kafka.go in each package:
+	// typed producers and handler registration on pkg/kafka/producer and
+	// pkg/kafka/consumer), for generated code that must not depend on the
+	// Kafka runtime, such as codegen's own test packages.
+	NoKafka bool
 }
 
 // Generate returns the generated files, keyed by slash-separated path
@@ -43,3 +48,9 @@ func Generate(c *catalog.Catalog, cfg Config) (map[string][]byte, error) {
 // EventsImportPath is the package of the events.Event interface every
 // generated event type implements.
 const EventsImportPath = "github.com/waybill/waybill/pkg/events"
+
+// The packages of the Kafka runtime the wrappers in kafka.go use.
+const (
+	ProducerImportPath = "github.com/waybill/waybill/pkg/kafka/producer"
+	ConsumerImportPath = "github.com/waybill/waybill/pkg/kafka/consumer"
+)

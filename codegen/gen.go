@@ -156,6 +156,13 @@ func (g *generator) run() (map[string][]byte, error) {
 				return nil, err
 			}
 		}
+		if !g.cfg.NoKafka {
+			for _, e := range evs {
+				if e.Topic != "" {
+					g.kafka(g.file(pkg, "kafka.go"), e)
+				}
+			}
+		}
 	}
 	out := map[string][]byte{}
 	for p, body := range g.files {
@@ -180,7 +187,7 @@ func (g *generator) file(pkg, name string) *bytes.Buffer {
 }
 
 var stdImports = map[string]string{
-	"fmt": "fmt", "big": "math/big", "time": "time", "sync": "sync", "slices": "slices",
+	"context": "context", "fmt": "fmt", "big": "math/big", "time": "time", "sync": "sync", "slices": "slices",
 	"maps": "maps", "avro": "github.com/hamba/avro/v2",
 }
 
@@ -228,6 +235,12 @@ func (g *generator) finish(p string, body []byte) ([]byte, error) {
 	}
 	if used["events"] {
 		own = append(own, strconv.Quote(EventsImportPath))
+	}
+	if used["producer"] {
+		own = append(own, strconv.Quote(ProducerImportPath))
+	}
+	if used["consumer"] {
+		own = append(own, strconv.Quote(ConsumerImportPath))
 	}
 	pkgNames := []string{}
 	for _, e := range append(slices.Clip(g.cat.Shared), g.cat.Events...) {
