@@ -139,7 +139,8 @@ func EncodeInto(m *Message, e Envelope) error {
 	if e.Time.IsZero() || e.ID == "" {
 		now = time.Now() // one clock read for both
 	}
-	if e.Time.IsZero() {
+	clockTime := e.Time.IsZero()
+	if clockTime {
 		e.Time = now
 	}
 	if e.TraceParent.IsZero() {
@@ -174,7 +175,11 @@ func EncodeInto(m *Message, e Envelope) error {
 	off[4] = len(buf)
 	buf = append(buf, e.Type...)
 	off[5] = len(buf)
-	buf = appendRFC3339Nano(buf, e.Time)
+	if clockTime {
+		buf = appendRFC3339Now(buf, e.Time.Unix(), e.Time.Nanosecond())
+	} else {
+		buf = appendRFC3339Nano(buf, e.Time)
+	}
 	off[6] = len(buf)
 	buf = append(buf, e.Subject...)
 	off[7] = len(buf)

@@ -130,7 +130,7 @@ func (t *Template) EncodeInto(m *Message, f Fields, body AvroAppender) error {
 		if nsec < 0 {
 			sec, nsec = sec-1, nsec+1e9
 		}
-		buf = appendRFC3339(buf, sec, int(nsec))
+		buf = appendRFC3339Now(buf, sec, int(nsec))
 	} else {
 		buf = appendRFC3339Nano(buf, f.Time)
 	}

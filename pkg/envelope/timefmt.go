@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"slices"
 	"sync/atomic"
@@ -70,10 +71,18 @@ func appendRFC3339(dst []byte, sec int64, nsec int) []byte {
 	b[14], b[15] = digits2[2*mm], digits2[2*mm+1]
 	b[16] = ':'
 	b[17], b[18] = digits2[2*ss], digits2[2*ss+1]
+	b[19] = '.'
+	return dst[:l+putFraction(b, nsec)]
+}
+
+// putFraction writes nsec's significant digits and "Z" after the seconds
+// and '.' in b[:20] (the '.' stays only if nsec is not zero) and returns the
+// length of the whole time.
+func putFraction(b []byte, nsec int) int {
+	b = b[:30]
 	n := 19
 	if nsec != 0 {
 		ns := uint32(nsec)
-		b[19] = '.'
 		b[20] = byte('0' + ns/100_000_000)
 		v := digits8(ns % 100_000_000)
 		binary.LittleEndian.PutUint64(b[21:29], v|0x3030_3030_3030_3030)
@@ -82,8 +91,53 @@ func appendRFC3339(dst []byte, sec int64, nsec int) []byte {
 		n = 29 - bits.LeadingZeros64(v)/8
 	}
 	b[n] = 'Z'
-	return dst[:l+n+1]
+	return n + 1
 }
+
+// appendRFC3339Now is appendRFC3339 for a reading of the clock: the text up
+// to the seconds ("2006-01-02T15:04:05.") is remembered for the last second
+// written (lastSecond), so the events of one second format only their
+// fraction. Times that are not the clock's use appendRFC3339, which does not
+// disturb it.
+func appendRFC3339Now(dst []byte, sec int64, nsec int) []byte {
+	l := len(dst)
+	s := lastSecond.seq.Load()
+	if s&1 == 0 && lastSecond.sec.Load() == sec {
+		t0, t1, t2 := lastSecond.text[0].Load(), lastSecond.text[1].Load(), lastSecond.text[2].Load()
+		if lastSecond.seq.Load() == s { // no write in between
+			dst = slices.Grow(dst, len("2006-01-02T15:04:05.999999999Z"))[:l+len("2006-01-02T15:04:05.999999999Z")]
+			b := dst[l : l+30 : l+30]
+			binary.LittleEndian.PutUint64(b[0:8], t0)
+			binary.LittleEndian.PutUint64(b[8:16], t1)
+			binary.LittleEndian.PutUint64(b[16:24], t2) // the '.' and 4 bytes the fraction overwrites
+			return dst[:l+putFraction(b, nsec)]
+		}
+	}
+	dst = appendRFC3339(dst, sec, nsec)
+	if s&1 == 0 && lastSecond.seq.CompareAndSwap(s, s+1) { // else another goroutine is writing it
+		var t [24]byte
+		copy(t[:19], dst[l:])
+		t[19] = '.'
+		lastSecond.sec.Store(sec)
+		lastSecond.text[0].Store(binary.LittleEndian.Uint64(t[0:8]))
+		lastSecond.text[1].Store(binary.LittleEndian.Uint64(t[8:16]))
+		lastSecond.text[2].Store(binary.LittleEndian.Uint64(t[16:24]))
+		lastSecond.seq.Store(s + 2)
+	}
+	return dst
+}
+
+// lastSecond is appendRFC3339Now's cache: a sequence lock over atomics
+// (https://en.wikipedia.org/wiki/Seqlock), so goroutines share it without a
+// mutex or an allocation. A writer makes seq odd while it writes; a reader
+// trusts what it read only if seq was even and unchanged around it.
+var lastSecond struct {
+	seq  atomic.Uint64
+	sec  atomic.Int64     // the Unix second text holds; none at first
+	text [3]atomic.Uint64 // "2006-01-02T15:04:05." in the first 20 bytes, little-endian
+}
+
+func init() { lastSecond.sec.Store(math.MinInt64) }
 
 // digits8 returns the eight decimal digits of x (below 10^8) as the bytes of
 // a uint64, the most significant digit in the lowest byte (first in memory

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 )
 
@@ -43,4 +44,32 @@ func TestRFC3339DayCache(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRFC3339Now: the second cache gives time's text for the seconds it
+// holds and the ones it does not, one goroutine or many (run with -race).
+func TestRFC3339Now(t *testing.T) {
+	base := int64(1763769598) // 2025-11-21T23:59:58Z
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(g), 3))
+			for i := range 5000 {
+				sec := base + int64(i/1000) // a few seconds, crossing midnight
+				if r.IntN(50) == 0 {
+					sec = r.Int64N(maxRFC3339-minRFC3339) + minRFC3339 // far away
+				}
+				ns := r.IntN(1e9)
+				if r.IntN(10) == 0 {
+					ns = r.IntN(10) * 100_000_000
+				}
+				got := string(appendRFC3339Now([]byte("x"), sec, ns))
+				if want := "x" + timeUnix(sec, ns); got != want {
+					t.Errorf("%d.%09d: %s, want %s", sec, ns, got, want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
