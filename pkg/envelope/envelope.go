@@ -11,11 +11,16 @@
 //     waybill_envelope, waybill_event_version and the W3C traceparent.
 //
 // Encode turns an Envelope into a Message, Decode the reverse; AppendWire
-// and ParseWire are the value framing alone, for the serde's hot path.
+// and ParseWire are the value framing alone, for the serde's hot path. A
+// producer's hot path is a Template: made once per event type and version
+// with the cached schema ID, it encodes each event's body straight into the
+// message and formats only the fields that change (key, ce_id, ce_time,
+// ce_subject, traceparent), with the same result as EncodeInto.
 // Message and Header map one to one onto confluent-kafka-go's kafka.Message
 // fields and kafka.Header without this package importing it. Every failure
 // is an *Error whose Kind is a sentinel for errors.Is and whose Reason is
-// the line to put on the dead-letter topic.
+// the line to put on the dead-letter topic, but for an event's own encoding
+// error, which Template.EncodeInto returns wrapped.
 package envelope
 
 import (
