@@ -154,6 +154,11 @@ func TestSlowKeyHoldsCommit(t *testing.T) {
 	eventually(t, 10*time.Second, "the commit reaches the slow event", func() bool {
 		return e.cluster.GroupCommitted(t, "slow", topic)[0] == slowOffset
 	})
+	// The lag gauge (librdkafka statistics, every 200 ms here) sees the
+	// records past the commit.
+	eventually(t, 10*time.Second, "waybill_consumer_lag counts the records past the commit", func() bool {
+		return e.metric(t, "waybill_consumer_lag", map[string]string{"topic": topic, "partition": "0", "group": "slow"}) >= after
+	})
 	time.Sleep(500 * time.Millisecond) // five auto-commit intervals
 	if got := e.cluster.GroupCommitted(t, "slow", topic)[0]; got != slowOffset || slowDone.Load() {
 		t.Fatalf("committed %d while the event at %d is unfinished (handled after it: %d)", got, slowOffset, handledAfter.Load())

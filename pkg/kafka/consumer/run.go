@@ -47,7 +47,11 @@ type run struct {
 	wg       sync.WaitGroup // the workers
 	inflight atomic.Int64   // dispatched, not yet ended or dropped
 	paused   bool
-	closing  bool
+	// progress is signalled (without blocking) when an event ends.
+	progress  chan struct{}
+	fullSince time.Time
+	timer     *time.Timer
+	closing   bool
 
 	lastStore time.Time
 	storeBuf  []ck.TopicPartition
@@ -71,7 +75,8 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 	handlers := c.handlers
 	c.mu.Unlock()
 
-	r := &run{c: c, handlers: handlers, parts: map[tpKey]*partition{}, dedup: c.cfg.Dedup}
+	r := &run{c: c, handlers: handlers, parts: map[tpKey]*partition{}, dedup: c.cfg.Dedup,
+		progress: make(chan struct{}, 1)}
 	if r.dedup == nil {
 		r.dedup = dedup.NewMemory(100_000)
 		r.ownDedup = true
@@ -114,6 +119,9 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 // loop polls until ctx ends or a fatal error.
 func (r *run) loop(ctx context.Context) {
 	for ctx.Err() == nil && r.fatal == nil {
+		if r.throttle() {
+			continue
+		}
 		switch e := r.cons.Poll(pollMs).(type) {
 		case *ck.Message:
 			r.dispatch(e)
@@ -140,7 +148,6 @@ func (r *run) loop(ctx context.Context) {
 				r.c.log.Warn("consumer: commit", "error", r.c.cfg.Kafka.Redact(e.Error.Error()))
 			}
 		}
-		r.backpressure()
 	}
 }
 
@@ -169,22 +176,55 @@ func (r *run) dispatch(m *ck.Message) {
 	r.workers[h%uint32(len(r.workers))].push(job{p: p, e: e, m: m})
 }
 
-// backpressure pauses fetching while MaxInFlight events are unfinished and
-// resumes it when half of them are.
-func (r *run) backpressure() {
-	n := r.inflight.Load()
-	switch {
-	case !r.paused && n >= int64(r.c.cfg.MaxInFlight):
+// pauseAfter is how long the poll loop waits for handlers to make room
+// before it pauses the partitions: a short wait costs nothing, a pause drops
+// what librdkafka prefetched, but a loop that stops polling for long would
+// delay rebalances and overrun max.poll.interval.ms.
+const pauseAfter = time.Second
+
+// throttle reports whether the loop should not poll now because MaxInFlight
+// events are unfinished; it then has waited a little for one to finish.
+// After pauseAfter it pauses the partitions instead and lets the loop poll
+// (for rebalances and statistics), and resumes them when half of MaxInFlight
+// is free.
+func (r *run) throttle() bool {
+	n, limit := r.inflight.Load(), int64(r.c.cfg.MaxInFlight)
+	if n < limit {
+		r.fullSince = time.Time{}
+		if r.paused && n <= limit/2 {
+			r.paused = false
+			if err := r.cons.Resume(r.assigned()); err != nil {
+				r.c.log.Warn("consumer: resume", "error", err)
+			}
+		}
+		return false
+	}
+	if r.paused {
+		return false
+	}
+	now := time.Now()
+	if r.fullSince.IsZero() {
+		r.fullSince = now
+	}
+	if now.Sub(r.fullSince) >= pauseAfter {
 		r.paused = true
 		if err := r.cons.Pause(r.assigned()); err != nil {
 			r.c.log.Warn("consumer: pause", "error", err)
 		}
-	case r.paused && n <= int64(r.c.cfg.MaxInFlight/2):
-		r.paused = false
-		if err := r.cons.Resume(r.assigned()); err != nil {
-			r.c.log.Warn("consumer: resume", "error", err)
-		}
+		return false
 	}
+	if r.timer == nil {
+		r.timer = time.NewTimer(10 * time.Millisecond)
+	} else {
+		r.timer.Reset(10 * time.Millisecond)
+	}
+	select {
+	case <-r.progress:
+	case <-r.timer.C:
+	}
+	r.timer.Stop()
+	r.store()
+	return true
 }
 
 func (r *run) assigned() []ck.TopicPartition {
@@ -427,6 +467,10 @@ func (w *worker) run(r *run, quit chan struct{}) {
 				j.p.end(j.e, r.process(j))
 			}
 			r.inflight.Add(-1)
+			select {
+			case r.progress <- struct{}{}:
+			default:
+			}
 			batch[i] = job{}
 		}
 		w.mu.Lock()
