@@ -25,9 +25,7 @@ import (
 // files do not shrink; pruned space is reused.
 const DefaultRetention = 7 * 24 * time.Hour
 
-// Bucket names of the IDs a Bolt store records. A handler's own buckets in
-// the same file must have other names; names starting with "waybill.dedup."
-// are reserved.
+// Buckets of the IDs a Bolt store records (names documented on Bolt.DB).
 var (
 	idsBucket  = []byte("waybill.dedup.ids")  // id -> time recorded (unix ns, big endian)
 	timeBucket = []byte("waybill.dedup.time") // time recorded (unix ns, big endian) + id -> empty: the index Prune walks
@@ -279,8 +277,9 @@ type txHolder struct{ tx atomic.Pointer[bbolt.Tx] }
 // Tx returns the bbolt write transaction of the Bolt.Do call that is running
 // fn with ctx (or a context derived from it), and nil anywhere else: outside
 // Do, after fn returned, in Memory's fn. Writes through it commit together
-// with the record of the event's ID. Do not commit or roll it back, and do
-// not use it after fn returns.
+// with the record of the event's ID. Do not commit or roll it back, do not
+// use it after fn returns, and do not start another write transaction on the
+// same DB inside fn: it would wait forever for this one.
 func Tx(ctx context.Context) *bbolt.Tx {
 	h, _ := ctx.Value(txKey{}).(*txHolder)
 	if h == nil {
@@ -291,7 +290,9 @@ func Tx(ctx context.Context) *bbolt.Tx {
 
 // DB returns the bbolt database, for a handler's reads (DB().View) and to
 // create its buckets before consuming. Write a handler's state inside Do,
-// through Tx, so that it commits with the record of the event. The database
+// through Tx, so that it commits with the record of the event. Bolt's own
+// buckets are named "waybill.dedup.ids" and "waybill.dedup.time"; names
+// starting with "waybill.dedup." are reserved. The database
 // is closed by Close.
 func (b *Bolt) DB() *bbolt.DB { return b.db }
 
