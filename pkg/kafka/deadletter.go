@@ -320,7 +320,7 @@ func ReplayLetters(ctx context.Context, cfg Config, letters []DeadLetter) (int, 
 		return 0, fmt.Errorf("kafka: replay: producer: %s", cfg.Redact(err.Error()))
 	}
 	defer func() {
-		p.Purge(ck.PurgeQueue | ck.PurgeInFlight)
+		_ = p.Purge(ck.PurgeQueue | ck.PurgeInFlight)
 		p.Close()
 	}()
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"reflect"
@@ -61,15 +62,171 @@ func decodeBody(s avro.Schema, body []byte) (out json.RawMessage, err error) {
 			out, err = nil, fmt.Errorf("the body does not decode: %v", p)
 		}
 	}()
+	// First a walk over the body that allocates nothing: hamba would
+	// allocate an array's elements as its header announces them, and a
+	// corrupt body (what dead letters hold) announcing billions would take
+	// the process down.
+	if err := skim(s, body); err != nil {
+		return nil, err
+	}
+	// Not avro.Unmarshal: it takes a body that ends early for a good one
+	// (it ignores io.EOF), and says nothing of bytes left over.
 	var v any
-	if err := avro.Unmarshal(s, body, &v); err != nil {
-		return nil, fmt.Errorf("the body does not decode with schema %s: %w", s.Type(), err)
+	r := avro.NewReader(nil, 0, avro.WithReaderConfig(decodeConfig)).Reset(body)
+	r.ReadVal(s, &v)
+	if r.Error != nil {
+		if errors.Is(r.Error, io.EOF) || errors.Is(r.Error, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("the body ends early (%d bytes) for the writer's schema", len(body))
+		}
+		return nil, fmt.Errorf("the body does not decode with the writer's schema: %w", r.Error)
+	}
+	left := 0
+	for r.Peek(); r.Error == nil; r.Peek() {
+		r.SkipNBytes(1)
+		left++
+	}
+	if left > 0 {
+		return nil, fmt.Errorf("the body has %d bytes left over after the value the writer's schema describes", left)
 	}
 	b, err := json.Marshal(toJSON(s, v))
 	if err != nil {
 		return nil, fmt.Errorf("the body decoded but does not convert to JSON: %w", err)
 	}
 	return b, nil
+}
+
+// decodeConfig lets a body hold a value as large as a Kafka record can be.
+var decodeConfig = avro.Config{MaxByteSliceSize: 1 << 28, MaxSliceAllocSize: maxElements}.Freeze()
+
+// maxElements bounds the array and map elements of one body, all of them
+// together: a million is more than any event of a record's size holds, but
+// for arrays of nulls (which take no bytes).
+const maxElements = 1 << 20
+
+// maxDepth bounds the nesting of a body (recursive schemas).
+const maxDepth = 1000
+
+// skim walks body as s describes it, without keeping anything, and returns
+// why it does not match: it ends early, a length or count is negative or
+// larger than what is left, an index is out of range, or there are more than
+// maxElements elements.
+func skim(s avro.Schema, body []byte) error {
+	k := skimmer{r: avro.NewReader(nil, 0).Reset(body), left: len(body), budget: maxElements}
+	k.walk(s, 0)
+	switch {
+	case k.err != nil:
+		return k.err
+	case k.r.Error != nil:
+		if errors.Is(k.r.Error, io.EOF) || errors.Is(k.r.Error, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("the body ends early (%d bytes) for the writer's schema", len(body))
+		}
+		return fmt.Errorf("the body does not decode with the writer's schema: %w", k.r.Error)
+	}
+	return nil
+}
+
+type skimmer struct {
+	r      *avro.Reader
+	left   int // bytes in the body: no length may be larger
+	budget int
+	err    error
+}
+
+func (k *skimmer) fail(format string, args ...any) {
+	if k.err == nil {
+		k.err = fmt.Errorf("the body does not decode with the writer's schema: "+format, args...)
+	}
+}
+
+func (k *skimmer) walk(s avro.Schema, depth int) {
+	if k.err != nil || k.r.Error != nil {
+		return
+	}
+	if depth > maxDepth {
+		k.fail("nested more than %d deep", maxDepth)
+		return
+	}
+	switch s := s.(type) {
+	case *avro.RefSchema:
+		k.walk(s.Schema(), depth+1)
+	case *avro.RecordSchema:
+		for _, f := range s.Fields() {
+			k.walk(f.Type(), depth+1)
+		}
+	case *avro.UnionSchema:
+		i := k.r.ReadLong()
+		if k.r.Error == nil && (i < 0 || i >= int64(len(s.Types()))) {
+			k.fail("union branch %d of %d", i, len(s.Types()))
+			return
+		}
+		k.walk(s.Types()[max(i, 0)], depth+1)
+	case *avro.ArraySchema:
+		k.blocks(func() { k.walk(s.Items(), depth+1) })
+	case *avro.MapSchema:
+		k.blocks(func() {
+			k.bytes("map key")
+			k.walk(s.Values(), depth+1)
+		})
+	case *avro.EnumSchema:
+		i := k.r.ReadInt()
+		if k.r.Error == nil && (i < 0 || int(i) >= len(s.Symbols())) {
+			k.fail("enum %s symbol %d of %d", s.FullName(), i, len(s.Symbols()))
+		}
+	case *avro.FixedSchema:
+		k.r.SkipNBytes(s.Size())
+	default:
+		switch s.Type() {
+		case avro.Null:
+		case avro.Boolean:
+			k.r.SkipBool()
+		case avro.Int:
+			k.r.SkipInt()
+		case avro.Long:
+			k.r.SkipLong()
+		case avro.Float:
+			k.r.SkipFloat()
+		case avro.Double:
+			k.r.SkipDouble()
+		case avro.String, avro.Bytes:
+			k.bytes(string(s.Type()))
+		default:
+			k.fail("unexpected schema type %s", s.Type())
+		}
+	}
+}
+
+// bytes skips a string or bytes value.
+func (k *skimmer) bytes(what string) {
+	n := k.r.ReadLong()
+	if k.r.Error != nil {
+		return
+	}
+	if n < 0 || n > int64(k.left) {
+		k.fail("%s length %d", what, n)
+		return
+	}
+	k.r.SkipNBytes(int(n))
+}
+
+// blocks walks the blocks of an array or map, item for each element.
+func (k *skimmer) blocks(item func()) {
+	for k.err == nil && k.r.Error == nil {
+		n, size := k.r.ReadBlockHeader()
+		if k.r.Error != nil || n == 0 {
+			return
+		}
+		if n < 0 || size < 0 || size > int64(k.left) || n > int64(k.budget) {
+			k.fail("block of %d elements (%d bytes)", n, size)
+			return
+		}
+		k.budget -= int(n)
+		for range n {
+			item()
+			if k.err != nil || k.r.Error != nil {
+				return
+			}
+		}
+	}
 }
 
 func (d *decoder) schema(ctx context.Context, id uint32) (avro.Schema, error) {
@@ -189,6 +346,15 @@ func toJSON(s avro.Schema, v any) any {
 		}
 		return o
 	case *avro.UnionSchema:
+		// hamba gives a nullable union's value as it is, and the value of
+		// a union of more branches in Avro's JSON form, {"branch": value}.
+		if m, ok := v.(map[string]any); ok && len(m) == 1 {
+			for _, b := range s.Types() {
+				if x, ok := m[branchName(b)]; ok {
+					return map[string]any{branchName(b): toJSON(b, x)}
+				}
+			}
+		}
 		for _, b := range s.Types() {
 			if b.Type() != avro.Null && fits(b, v) {
 				return toJSON(b, v)
@@ -232,6 +398,22 @@ func toJSON(s avro.Schema, v any) any {
 		}
 	}
 	return plain(v)
+}
+
+// branchName is the name of a union's branch in Avro's JSON encoding, as
+// hamba writes it: a named type's full name, else the type (with its logical
+// type, "long.timestamp-millis").
+func branchName(s avro.Schema) string {
+	if r, ok := s.(*avro.RefSchema); ok {
+		s = r.Schema()
+	}
+	if n, ok := s.(avro.NamedSchema); ok {
+		return n.FullName()
+	}
+	if l, ok := s.(avro.LogicalTypeSchema); ok && l.Logical() != nil {
+		return string(s.Type()) + "." + string(l.Logical().Type())
+	}
+	return string(s.Type())
 }
 
 // fits reports whether v, as hamba decodes generically, is a value of s.
