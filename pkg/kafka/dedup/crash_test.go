@@ -49,7 +49,8 @@ func TestBoltCrash(t *testing.T) {
 		{"batch", 8, true, 4},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			for round := range mode.rounds {
+			late := 0
+			for round := 0; round < mode.rounds; round++ {
 				path := filepath.Join(t.TempDir(), "dedup.db")
 				ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 				cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBoltCrash$", "-test.count=1")
@@ -93,7 +94,14 @@ func TestBoltCrash(t *testing.T) {
 				err = cmd.Wait()
 				cancel()
 				if finished || err == nil {
-					t.Fatalf("round %d: the child finished before it was killed (%v)", round, err)
+					// On a loaded machine the child may run ahead of
+					// the parent reading its output, to the end.
+					if late++; late > 3 {
+						t.Fatalf("round %d: the child finished before it was killed, %d times", round, late)
+					}
+					t.Logf("round %d: the child finished before it was killed; again", round)
+					round--
+					continue
 				}
 
 				// No fsync from here on: nothing crashes, and 1000
