@@ -302,6 +302,28 @@ func ReplayLetters(ctx context.Context, cfg Config, letters []DeadLetter) (int, 
 		}
 	}
 
+	// A topic that is gone would hold the records until the context ends:
+	// say so at once.
+	c, err := newClients(cfg, "dlq-replay")
+	if err != nil {
+		return 0, err
+	}
+	checked := map[string]bool{}
+	for _, d := range send {
+		if checked[d.Topic] {
+			continue
+		}
+		checked[d.Topic] = true
+		if _, err := c.partitions(ctx, d.Topic); err != nil {
+			c.close()
+			if errors.Is(err, errUnknownTopic) {
+				return 0, fmt.Errorf("kafka: replay: the original topic %s does not exist", d.Topic)
+			}
+			return 0, err
+		}
+	}
+	c.close()
+
 	logs := newLogTail()
 	defer logs.stop()
 	m := cfg.ConfigMap(map[string]any{
@@ -310,7 +332,9 @@ func ReplayLetters(ctx context.Context, cfg Config, letters []DeadLetter) (int, 
 		"partitioner":              "murmur2_random",
 		"reconnect.backoff.max.ms": 1000,
 	})
-	// The guarantees replay relies on are not the user's to turn off.
+	// The guarantees replay relies on are not the user's to turn off; a
+	// transactional.id would make every send wait for a transaction.
+	delete(m, "transactional.id")
 	m["enable.idempotence"] = true
 	m["acks"] = "all"
 	m["go.logs.channel.enable"] = true

@@ -245,6 +245,20 @@ func TestReplay(t *testing.T) {
 		}
 	}
 
+	// An original topic that is gone is an error at once, nothing sent.
+	gone := "gone"
+	if err := c.CreateTopic("gone.dlq", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Produce(t, "gone.dlq", kafkatest.DeadLetterOf(&ck.Message{TopicPartition: ck.TopicPartition{Topic: &gone}, Key: []byte("k")}, "handler", "no", "g", 1, at))
+	start := time.Now()
+	if n, err := kafka.Replay(ctx, c.Config(), "gone", nil); n != 0 || err == nil || !strings.Contains(err.Error(), "the original topic gone does not exist") {
+		t.Errorf("Replay to a topic that is gone = %d, %v", n, err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("Replay to a topic that is gone took %v", el)
+	}
+
 	// Nothing selected: nothing sent.
 	n, err = kafka.Replay(ctx, c.Config(), "orders", func(kafka.DeadLetter) bool { return false })
 	if n != 0 || err != nil {
