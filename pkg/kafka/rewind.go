@@ -32,8 +32,12 @@ type GroupActiveError struct {
 }
 
 func (e *GroupActiveError) Error() string {
-	return fmt.Sprintf("kafka: consumer group %s has %d active members (state %s): stop its consumers first; a running group commits over a rewind",
-		e.Group, e.Members, e.State)
+	members := "members"
+	if e.Members == 1 {
+		members = "member"
+	}
+	return fmt.Sprintf("kafka: consumer group %s has %d active %s (state %s): stop its consumers first; a running group commits over a rewind",
+		e.Group, e.Members, members, e.State)
 }
 
 // Rewind moves the committed offsets of group on every partition of topic to
