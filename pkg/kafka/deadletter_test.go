@@ -288,3 +288,33 @@ func TestUnreachable(t *testing.T) {
 		t.Error("Rewind against nowhere succeeded")
 	}
 }
+
+// A dead letter is the original record plus waybill_dlq_* headers;
+// ParseDeadLetter splits them.
+func ExampleParseDeadLetter() {
+	m := envelope.Message{
+		Key:   []byte("order-1"),
+		Value: []byte{0, 0, 0, 0, 7, 2},
+		Headers: []envelope.Header{
+			{Key: envelope.HeaderID, Value: []byte("0193a1b2-0000-7000-8000-000000000001")},
+			{Key: kafka.HeaderDeadLetterCode, Value: []byte(kafka.CodeRetriesExhausted)},
+			{Key: kafka.HeaderDeadLetterReason, Value: []byte("inventory service: timeout")},
+			{Key: kafka.HeaderDeadLetterTopic, Value: []byte("order-events")},
+			{Key: kafka.HeaderDeadLetterPartition, Value: []byte("3")},
+			{Key: kafka.HeaderDeadLetterOffset, Value: []byte("1045")},
+			{Key: kafka.HeaderDeadLetterGroup, Value: []byte("inventory")},
+			{Key: kafka.HeaderDeadLetterAttempts, Value: []byte("3")},
+		},
+	}
+	d, err := kafka.ParseDeadLetter(m)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%s: %s\n", d.Code, d.Reason)
+	fmt.Printf("from %s %d/%d, group %s after %d attempts\n", d.Topic, d.Partition, d.Offset, d.Group, d.Attempts)
+	fmt.Printf("event %s, %d original header(s)\n", d.ID(), len(d.Message.Headers))
+	// Output:
+	// retries-exhausted: inventory service: timeout
+	// from order-events 3/1045, group inventory after 3 attempts
+	// event 0193a1b2-0000-7000-8000-000000000001, 1 original header(s)
+}
