@@ -318,3 +318,52 @@ func ExampleParseDeadLetter() {
 	// from order-events 3/1045, group inventory after 3 attempts
 	// event 0193a1b2-0000-7000-8000-000000000001, 1 original header(s)
 }
+
+// Dead letters written in transactions (a consumer in its exactly-once mode):
+// only committed ones are read, and the read ends although the partition
+// ends with a transaction marker, which is never delivered.
+func TestReadDeadLettersTransactional(t *testing.T) {
+	c := kafkatest.New(t)
+	orig := originals(t, c, "orders", 3)
+	if err := c.CreateTopic("orders.dlq", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cm := c.Config().ConfigMap(map[string]any{"transactional.id": "dlq-writer"})
+	p, err := ck.NewProducer(&cm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.InitTransactions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, commit := range []bool{false, true, false, true} {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Produce(kafkatest.DeadLetterOf(orig[i%3], "handler", fmt.Sprintf("txn %d", i), "g", 1, time.Now()), nil); err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			err = p.CommitTransaction(ctx)
+		} else {
+			err = p.AbortTransaction(ctx)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	letters, err := kafka.ReadDeadLetters(ctx, c.Config(), "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, d := range letters {
+		reasons = append(reasons, d.Reason)
+	}
+	if diff := cmp.Diff([]string{"txn 1", "txn 3"}, reasons); diff != "" {
+		t.Errorf("dead letters read (-want +got):\n%s", diff)
+	}
+}
