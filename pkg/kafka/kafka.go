@@ -1,7 +1,10 @@
 // Package kafka is what Waybill's producer and consumer runtime share: how to
 // reach Kafka (Config, every librdkafka property passed through), the trace
 // context that flows from a consumed event into the events its handler
-// produces, and the headers of the dead-letter topics.
+// produces, and the headers of the dead-letter topics; and the operations
+// on them that `waybill dlq` and `waybill replay` run: ReadDeadLetters and
+// Replay (dead letters back to their topic), Rewind (a group back to the
+// offsets of a time), CreateTopics (the catalog's topics and their .dlq).
 //
 // The runtime itself is in the packages below this one:
 //
