@@ -101,6 +101,11 @@ func (r *run) handle(ctx context.Context, j job, h *handler, meta *Meta, ev even
 		start := time.Now()
 		err := call(ctx, h, *meta, ev)
 		r.c.metrics.duration.WithLabelValues(meta.Topic, meta.Type, meta.Group).Observe(time.Since(start).Seconds())
+		if err != nil && j.p.ctx.Err() != nil {
+			// Cut short by a shutdown or revoke that stopped waiting:
+			// not the event's fault; the next owner handles it.
+			return errAbandoned
+		}
 		if err == nil || !IsRetryable(err) || attempt >= pol.Attempts {
 			return err
 		}

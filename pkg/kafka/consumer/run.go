@@ -318,8 +318,10 @@ func (r *run) revoke(cons *ck.Consumer, tps []ck.TopicPartition, lost bool) {
 	}
 }
 
-// await waits for the running handlers of ps, at most ShutdownTimeout; then
-// it cancels their contexts and gives them a moment to return.
+// await waits for the running handlers of ps, at most ShutdownTimeout, and
+// reports whether they finished in time. If not, it cancels their contexts
+// and gives them a second to return; what they were handling stays
+// unfinished.
 func (r *run) await(ps []*partition) bool {
 	idle := func() bool {
 		for _, p := range ps {
@@ -335,7 +337,8 @@ func (r *run) await(ps []*partition) bool {
 	for _, p := range ps {
 		p.cancel()
 	}
-	return waitFor(idle, time.Second)
+	waitFor(idle, time.Second)
+	return false
 }
 
 // waitFor polls cond until it holds or d passed.
@@ -361,7 +364,7 @@ func (r *run) shutdown(quit chan struct{}) error {
 	close(quit)
 	var err error
 	if !r.await(ps) {
-		err = fmt.Errorf("consumer: shutdown: handlers still running after %v", r.c.cfg.ShutdownTimeout)
+		err = fmt.Errorf("consumer: shutdown: handlers still running after %v were cancelled; their events stay uncommitted", r.c.cfg.ShutdownTimeout)
 	}
 	r.store()
 	if _, cerr := r.cons.Commit(); cerr != nil && !isNoOffset(cerr) {

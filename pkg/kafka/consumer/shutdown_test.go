@@ -11,6 +11,7 @@ import (
 	ck "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/waybill/waybill/pkg/events/orderevents"
+	"github.com/waybill/waybill/pkg/kafka"
 	"github.com/waybill/waybill/pkg/kafka/consumer"
 )
 
@@ -151,4 +152,51 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	t.Logf("first member: %d handled, committed %v; second member handled the rest; %d handled twice (past the commit, out of order)",
 		len(handled1), committed, again)
+}
+
+// A handler that outlives ShutdownTimeout has its context cancelled; Run
+// reports the unclean shutdown, and the event it was handling is neither
+// dead-lettered nor committed: the next member handles it.
+func TestShutdownTimeout(t *testing.T) {
+	const topic = orderevents.OrderCreatedTopic
+	e := newEnv(t, 1, topic)
+	acked := e.produce(t, e.encode(t, order("ord-1")), e.encode(t, order("stuck")), e.encode(t, order("ord-2")))
+	stuck := int64(acked[1].TopicPartition.Offset)
+	cfg := e.config("timeout", topic)
+	cfg.ShutdownTimeout = 300 * time.Millisecond
+	var inStuck, returned atomic.Bool
+	c, err := consumer.New(cfg, e.serde)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer.Handle(c, func() *orderevents.OrderCreatedV2 { return new(orderevents.OrderCreatedV2) },
+		func(ctx context.Context, m consumer.Meta, ev *orderevents.OrderCreatedV2) error {
+			if ev.OrderID != "stuck" {
+				return nil
+			}
+			inStuck.Store(true)
+			<-ctx.Done()
+			returned.Store(true)
+			return ctx.Err()
+		})
+	r := start(t, c)
+	eventually(t, 20*time.Second, "the stuck handler runs", inStuck.Load)
+	t0 := time.Now()
+	err = r.stop()
+	if err == nil {
+		t.Fatal("Run returned nil although a handler had to be cancelled")
+	}
+	if d := time.Since(t0); d > 5*time.Second {
+		t.Errorf("Run took %v to give up on a handler with ShutdownTimeout 300ms", d)
+	}
+	if !returned.Load() {
+		t.Error("the handler's context was not cancelled")
+	}
+	if got := e.cluster.GroupCommitted(t, "timeout", topic)[0]; got != stuck {
+		t.Errorf("committed %d, want %d (before the cancelled event)", got, stuck)
+	}
+	if n := e.cluster.EndOffsets(t, kafka.DeadLetterTopic(topic))[0]; n != 0 {
+		t.Errorf("%d dead letters: a cancelled handler's event is not the event's fault", n)
+	}
+	t.Logf("Run: %v", err)
 }
