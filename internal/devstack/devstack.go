@@ -283,9 +283,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	go func() {
 		var err error
 		s.created, err = kafka.CreateTopics(ctx, s.kafka, s.catalog)
+		s.logger.Debug("devstack: topics ensured", "created", len(s.created), "after", time.Since(began))
 		topicsErr <- err
 	}()
 	regErr := s.startRegistry(ctx, regLn)
+	s.logger.Debug("devstack: registry replayed", "after", time.Since(began))
 	if err := <-topicsErr; err != nil {
 		closeSvcLns()
 		return nil, fmt.Errorf("devstack: %w", err)
@@ -294,8 +296,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		closeSvcLns()
 		return nil, regErr
 	}
-	s.logger.Debug("devstack: registry up, topics created", "after", time.Since(began))
-
+	
 	if err := s.push(ctx); err != nil {
 		closeSvcLns()
 		return nil, err
