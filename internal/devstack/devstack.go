@@ -296,7 +296,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		closeSvcLns()
 		return nil, regErr
 	}
-	
+
 	if err := s.push(ctx); err != nil {
 		closeSvcLns()
 		return nil, err
