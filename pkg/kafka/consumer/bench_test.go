@@ -2,6 +2,7 @@ package consumer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -78,7 +79,7 @@ func produceOne(b *testing.B, p *ck.Producer, m *ck.Message) {
 		if err == nil {
 			return
 		}
-		if ke, ok := err.(ck.Error); ok && ke.Code() == ck.ErrQueueFull {
+		if ke := (ck.Error{}); errors.As(err, &ke) && ke.Code() == ck.ErrQueueFull {
 			time.Sleep(100 * time.Microsecond)
 			continue
 		}

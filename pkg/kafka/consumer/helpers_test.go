@@ -153,7 +153,7 @@ func (e *env) produce(t testing.TB, msgs ...*ck.Message) []*ck.Message {
 			if err == nil {
 				break
 			}
-			if ke, ok := err.(ck.Error); ok && ke.Code() == ck.ErrQueueFull {
+			if ke := (ck.Error{}); errors.As(err, &ke) && ke.Code() == ck.ErrQueueFull {
 				time.Sleep(time.Millisecond)
 				continue
 			}

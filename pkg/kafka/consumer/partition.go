@@ -117,13 +117,3 @@ func (p *partition) busy() int {
 func (p *partition) halt() {
 	p.stopOnce.Do(func() { close(p.stop) })
 }
-
-// stopped reports whether halt was called.
-func (p *partition) stopped() bool {
-	select {
-	case <-p.stop:
-		return true
-	default:
-		return false
-	}
-}

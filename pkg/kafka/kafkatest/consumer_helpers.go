@@ -1,6 +1,7 @@
 package kafkatest
 
 import (
+	"errors"
 	"testing"
 
 	ck "github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -19,7 +20,7 @@ func (c *Cluster) GroupCommitted(t testing.TB, group, topic string) map[int32]in
 	defer cons.Close()
 	tps := c.partitions(t, cons, topic)
 	got, err := cons.Committed(tps, 10_000)
-	if ke, ok := err.(ck.Error); ok && ke.Code() == ck.ErrGroupIDNotFound {
+	if ke := (ck.Error{}); errors.As(err, &ke) && ke.Code() == ck.ErrGroupIDNotFound {
 		return map[int32]int64{} // nothing committed yet
 	}
 	if err != nil {
