@@ -154,6 +154,9 @@ func report(w io.Writer, s *devstack.Stack, ready time.Duration) {
 		for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
 			fmt.Fprintf(w, "          %s\n", l)
 		}
+		if len(plan.Drift) > 0 {
+			fmt.Fprintf(w, "          (the registry's state is in %s: delete it to start afresh)\n", s.Dir())
+		}
 	}
 	for _, svc := range s.Services() {
 		fmt.Fprintf(w, "%-9s %s\n", svc.Name, svc.URL)
@@ -179,17 +182,22 @@ func pushSummary(plan *registry.Plan, results []registry.Result) string {
 			levels++
 		}
 	}
-	parts := []string{fmt.Sprintf("%d versions registered", registered), fmt.Sprintf("%d compatibility levels set", levels)}
-	if failed > 0 {
-		parts = append(parts, fmt.Sprintf("%d FAILED", failed))
+	var parts []string
+	for _, p := range []struct {
+		n    int
+		what string
+	}{
+		{registered, "versions registered"}, {levels, "compatibility levels set"},
+		{failed, "FAILED"}, {skipped, "skipped"}, {len(plan.Drift), "drift"},
+	} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
+		}
 	}
-	if skipped > 0 {
-		parts = append(parts, fmt.Sprintf("%d skipped", skipped))
+	if len(plan.Actions) == 0 {
+		parts = append(parts, "nothing to push")
 	}
-	if n := len(plan.Drift); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d drift", n))
-	}
-	return "pushed: " + strings.Join(parts, ", ") + " (" + in + ")"
+	return strings.Join(parts, ", ") + " (" + in + ")"
 }
 
 // seconds formats d as seconds to the tenth, "1.2s".

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -107,7 +109,7 @@ func TestDev(t *testing.T) {
 	if got := field(t, out, "Topics"); !strings.HasPrefix(got, "8 created: alert-events, alert-events.dlq, order-events,") {
 		t.Errorf("Topics line %q, want the 8 topics created", got)
 	}
-	if got := field(t, out, "Schemas"); !regexp.MustCompile(`^pushed: \d+ versions registered, \d+ compatibility levels set \(\d+ subjects, \d+ versions in schemas/\)$`).MatchString(got) {
+	if got := field(t, out, "Schemas"); !regexp.MustCompile(`^\d+ versions registered, \d+ compatibility levels set \(\d+ subjects, \d+ versions in schemas/\)$`).MatchString(got) {
 		t.Errorf("Schemas line %q", got)
 	}
 	if !regexp.MustCompile(`(?m)^ready in \d+\.\ds$`).MatchString(out) {
@@ -195,5 +197,47 @@ func TestDevCannotRun(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, stderr %q; want 2 and %q", code, stdout, stderr, tc.want)
 			}
 		})
+	}
+}
+
+// TestDevDrift: a published version edited in place is drift, which the
+// stack reports in full and runs with.
+func TestDevDrift(t *testing.T) {
+	dir, schemasCopy := t.TempDir(), filepath.Join(t.TempDir(), "schemas")
+	if err := os.CopyFS(schemasCopy, os.DirFS(schemas)); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--dir", dir, "--kafka-addr", "127.0.0.1:0", "--registry-addr", "127.0.0.1:0", "--schemas", schemasCopy}
+	if code := startDev(t, args...).stop(t); code != 0 {
+		t.Fatalf("first run exited %d", code)
+	}
+	v1 := filepath.Join(schemasCopy, "orders", "OrderCreated", "v1.avsc")
+	b, err := os.ReadFile(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(b), `"fields": [`, `"fields": [{"name": "added_in_place", "type": "string", "default": ""},`, 1)
+	if edited == string(b) {
+		t.Fatalf("%s has no `\"fields\": [` to edit", v1)
+	}
+	if err := os.WriteFile(v1, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	d := startDev(t, args...)
+	out := d.stdout.String()
+	if got := field(t, out, "Schemas"); !regexp.MustCompile(`^1 drift, nothing to push \(`).MatchString(got) {
+		t.Errorf("Schemas line %q, want 1 drift", got)
+	}
+	for _, want := range []string{
+		"! version 1 of order-events-waybill.orders.OrderCreated in the registry",
+		"(the registry's state is in " + dir + ": delete it to start afresh)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if code := d.stop(t); code != 0 {
+		t.Errorf("exit %d with drift, want 0: it runs", code)
 	}
 }
