@@ -81,7 +81,8 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 	done := func(d producer.Delivery) {
 		if d.Err != nil {
 			failed.Add(1)
-			firstErr.CompareAndSwap(nil, &d.Err)
+			err := d.Err
+			firstErr.CompareAndSwap(nil, &err)
 			return
 		}
 		delivered.Add(1)

@@ -268,10 +268,12 @@ func (p *Producer) Close(ctx context.Context) error {
 	return p.shutdown(ctx)
 }
 
-// Typed sends the events of one type, E, serialized by a serde.Writer[E]:
-// the schema ID is looked up once (on the first send) and the metric series
-// are resolved once, so the per-event work is the Avro encoding and the
-// envelope. Use it on the hot path. It is safe for concurrent use.
+// Typed sends the events of one type, E. On the first send it looks the
+// schema ID up once through a serde.Writer[E] and prepares an
+// envelope.Template (the static headers formatted once), and resolves its
+// metric series; after that the per-event work is the Avro encoding,
+// written in place after the wire header, and the five per-event header
+// values. Use it on the hot path. It is safe for concurrent use.
 type Typed[E events.Event] struct {
 	p  *Producer
 	mu sync.Mutex
@@ -279,11 +281,11 @@ type Typed[E events.Event] struct {
 }
 
 type typedState[E events.Event] struct {
-	w       *serde.Writer[E]
-	topic   string
-	typ     string
-	version int
-	series  *series
+	w      *serde.Writer[E] // looked the schema ID up; the template writes it
+	tmpl   *envelope.Template
+	topic  string
+	typ    string
+	series *series
 }
 
 // NewTyped returns a Typed producer of E events on p.
@@ -304,16 +306,19 @@ func (t *Typed[E]) SendAsync(ctx context.Context, ev E, done func(Delivery)) err
 			return err
 		}
 	}
+	key := ev.Key()
+	if key == "" {
+		return fmt.Errorf("producer: %s event has no key (entity ID)", st.typ)
+	}
 	e := t.p.pool.Get().(*encoder)
 	defer t.p.pool.Put(e)
-	var err error
-	if e.value, err = st.w.Append(e.value[:0], ev); err != nil {
+	// The template writes the Writer's wire header and the Avro body in
+	// place, after the per-event header values.
+	f := envelope.Fields{Subject: key, TraceParent: kafka.TraceFromContext(ctx).Child()}
+	if err := st.tmpl.EncodeInto(&e.msg, f, ev); err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}
-	return t.p.send(ctx, e, envelope.Envelope{
-		Source: t.p.cfg.Source, Type: st.typ, Subject: ev.Key(), EventVersion: st.version,
-		SchemaID: st.w.SchemaID(), Body: e.value[envelope.WireHeaderLen:],
-	}, st.topic, st.series, done)
+	return t.p.enqueue(ctx, e, st.topic, st.series, done)
 }
 
 func (t *Typed[E]) state(ctx context.Context, ev E) (*typedState[E], error) {
@@ -326,8 +331,12 @@ func (t *Typed[E]) state(ctx context.Context, ev E) (*typedState[E], error) {
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
+	tmpl, err := envelope.NewTemplate(t.p.cfg.Source, ev.EventType(), ev.EventVersion(), w.SchemaID())
+	if err != nil {
+		return nil, fmt.Errorf("producer: %w", err)
+	}
 	st := &typedState[E]{
-		w: w, topic: ev.Topic(), typ: ev.EventType(), version: ev.EventVersion(),
+		w: w, tmpl: tmpl, topic: ev.Topic(), typ: ev.EventType(),
 		series: t.p.seriesFor(ev.Topic(), ev.EventType()),
 	}
 	t.w.Store(st)

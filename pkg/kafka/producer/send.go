@@ -45,13 +45,17 @@ func (p *Producer) send(ctx context.Context, e *encoder, env envelope.Envelope, 
 		return fmt.Errorf("producer: %s event has no key (entity ID)", env.Type)
 	}
 	env.TraceParent = kafka.TraceFromContext(ctx).Child()
-	env.Time = time.Now()
 	if err := envelope.EncodeInto(&e.msg, env); err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}
+	return p.enqueue(ctx, e, topic, s, done)
+}
+
+// enqueue queues the message encoded in e on topic.
+func (p *Producer) enqueue(ctx context.Context, e *encoder, topic string, s *series, done func(Delivery)) error {
 	id, _ := e.msg.Header(envelope.HeaderID)
 	pd := pendings.Get().(*pending)
-	*pd = pending{done: done, id: string(id), topic: topic, start: env.Time, series: s}
+	*pd = pending{done: done, id: string(id), topic: topic, start: time.Now(), series: s}
 	if err := p.produce(ctx, e, &e.msg, topic, pd); err != nil {
 		*pd = pending{}
 		pendings.Put(pd)
