@@ -18,7 +18,9 @@
 //     partition, the offset committed is the lowest unfinished one, so a slow
 //     event holds back the commit of the later ones (not their handling), and
 //     a crash re-delivers from there. The events read but not finished are
-//     bounded (MaxInFlight): past the bound, fetching pauses.
+//     bounded (MaxInFlight): at the bound the poll loop waits for room, and
+//     if none comes within a second (a key is stuck), it pauses the
+//     partitions and keeps polling, so rebalances are still served.
 //   - Typed handlers per event type (Handle), dispatched by ce_type. The
 //     value is decoded into the handler's type through the serde, so a
 //     handler compiled against OrderCreatedV2 receives v1 events as v2
@@ -94,12 +96,18 @@ type Config struct {
 	// Events with the same key are handled in order by one worker.
 	Workers int
 	// MaxInFlight bounds the events read but not finished (default 1000, at
-	// least Workers); past it, fetching pauses until half are done.
+	// least Workers). At the bound the poll loop stops reading and waits
+	// for room; after a second without room it pauses the partitions
+	// (which drops what librdkafka prefetched) and resumes them when half
+	// are done.
 	MaxInFlight int
 	// Retry is how retryable handler errors are retried.
 	Retry RetryPolicy
-	// Dedup remembers handled event IDs; nil = dedup.NewMemory(100_000),
-	// closed when Run returns. A Store given here is not closed.
+	// Dedup remembers handled event IDs (ce_id); nil =
+	// dedup.NewMemory(100_000), closed when Run returns. A Store given here
+	// is not closed. Consumers of one group may share a Store; consumers of
+	// different groups must not (each group handles every event). A
+	// durable Store (dedup.OpenBolt) keeps the IDs across restarts.
 	Dedup dedup.Store
 	// ShutdownTimeout bounds the wait for running handlers when Run's
 	// context ends or partitions are revoked (default 30 s). Handlers'
