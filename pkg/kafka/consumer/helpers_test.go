@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +37,10 @@ type env struct {
 	client  *registry.Client
 	serde   *serde.Serde
 	metrics *prometheus.Registry
+	// registryURL is the registry's address; while registryDown is set,
+	// it answers every request with 503.
+	registryURL  string
+	registryDown atomic.Bool
 }
 
 // newEnv starts the broker with topics (and their .dlq topics) of
@@ -51,7 +57,14 @@ func newEnv(t testing.TB, partitions int32, topics ...string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
+	e := &env{metrics: prometheus.NewRegistry()}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e.registryDown.Load() {
+			http.Error(w, `{"error_code":50301,"message":"registry down for the test"}`, http.StatusServiceUnavailable)
+			return
+		}
+		srv.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() {
 		hs.Close()
 		_ = srv.Close()
@@ -78,7 +91,8 @@ func newEnv(t testing.TB, partitions int32, topics ...string) *env {
 			t.Fatalf("%s %s v%d: %s: %v", r.Action.Kind, r.Action.Subject, r.Action.Version, r.Status, r.Err)
 		}
 	}
-	return &env{cluster: cl, client: client, serde: serde.New(client), metrics: prometheus.NewRegistry()}
+	e.cluster, e.client, e.serde, e.registryURL = cl, client, serde.New(client), hs.URL
+	return e
 }
 
 // config is a consumer configuration for the test cluster: fast commits
