@@ -2,6 +2,7 @@ package producer_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -179,7 +180,8 @@ func produceRaw(b *testing.B, s *serde.Serde, evs []*orderevents.OrderCreatedV2,
 			if err == nil {
 				break
 			}
-			if ke, ok := err.(ck.Error); !ok || ke.Code() != ck.ErrQueueFull {
+			var ke ck.Error
+			if !errors.As(err, &ke) || ke.Code() != ck.ErrQueueFull {
 				b.Fatal(err)
 			}
 			time.Sleep(100 * time.Microsecond)

@@ -65,7 +65,7 @@ func TestFatalError(t *testing.T) {
 					defer wg.Done()
 					if !errors.Is(d.Err, producer.ErrFatal) {
 						mu.Lock()
-						notFatal = append(notFatal, fmt.Errorf("event %s: %v", d.ID, d.Err))
+						notFatal = append(notFatal, fmt.Errorf("event %s: %w", d.ID, d.Err))
 						mu.Unlock()
 					}
 				})

@@ -94,7 +94,8 @@ func validType(t []byte) bool {
 		return false
 	}
 	for _, c := range t {
-		if !(c == '.' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		ok := c == '.' || c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !ok {
 			return false
 		}
 	}
