@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/waybill/waybill/pkg/envelope"
 	"github.com/waybill/waybill/pkg/events/orderevents"
@@ -375,5 +377,85 @@ func TestNewRefuses(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// holdProduce makes the broker hold every produce request until the
+// returned function is called.
+func holdProduce(c *kafkatest.Cluster) (release func()) {
+	ch := make(chan struct{})
+	var once sync.Once
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		c.SleepControl(func() { <-ch })
+		return nil, nil, false
+	})
+	return func() { once.Do(func() { close(ch) }) }
+}
+
+// Send gives up when its context ends, and the event it handed to
+// librdkafka is still delivered: Close waits for it.
+func TestSendContextEnds(t *testing.T) {
+	c := kafkatest.New(t, kfake.SeedTopics(1, topic))
+	p, _ := newProducer(t, c.Config(), serde.New(newRegistry(t)))
+	typed := producer.NewTyped[*orderevents.OrderCreatedV2](p)
+	if _, err := typed.Send(t.Context(), order("ord-0", 0)); err != nil { // the schema ID and producer ID
+		t.Fatal(err)
+	}
+	release := holdProduce(c)
+	defer release()
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := typed.Send(ctx, order("ord-1", 1))
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Fatalf("Send with a held broker: %v after %v, want the context's deadline", err, time.Since(start))
+	}
+	release()
+	cctx, ccancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer ccancel()
+	if err := p.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	if recs := readAll(t, c.Config(), topic); len(recs) != 2 {
+		t.Errorf("%d records, want 2: the event whose Send gave up is delivered by Close", len(recs))
+	}
+}
+
+// Close bounded by its context: the events it could not deliver in time
+// are purged, every callback hears of its event, and Close says how many.
+func TestCloseDeadline(t *testing.T) {
+	c := kafkatest.New(t, kfake.SeedTopics(1, topic))
+	p, _ := newProducer(t, c.Config(), serde.New(newRegistry(t)))
+	typed := producer.NewTyped[*orderevents.OrderCreatedV2](p)
+	ctx := t.Context()
+	if _, err := typed.Send(ctx, order("ord-0", 0)); err != nil {
+		t.Fatal(err)
+	}
+	release := holdProduce(c)
+	defer release()
+	const n = 20
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for i := range n {
+		wg.Add(1)
+		if err := typed.SendAsync(ctx, order(fmt.Sprintf("ord-%d", i), i), func(d producer.Delivery) {
+			defer wg.Done()
+			if d.Err != nil {
+				failed.Add(1)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	err := p.Close(cctx)
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), fmt.Sprintf("%d events not acknowledged", n)) {
+		t.Fatalf("Close: %v, want %d events not acknowledged and the deadline", err, n)
+	}
+	wg.Wait() // every callback ran
+	if failed.Load() != n {
+		t.Errorf("%d of %d callbacks got an error", failed.Load(), n)
 	}
 }
