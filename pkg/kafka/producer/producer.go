@@ -8,8 +8,8 @@
 // a W3C traceparent that continues the trace of the context it was sent with
 // (kafka.ContextWithTrace; a new trace when there is none).
 //
-// The producer keeps Kafka's delivery guarantees on, whatever the
-// configuration asks for:
+// Its librdkafka configuration keeps Kafka's delivery guarantees; New
+// refuses properties that would turn the first two off:
 //
 //   - enable.idempotence=true and acks=all: a record retried after a lost
 //     answer, a leader change or a timeout is written once, in order
@@ -17,6 +17,11 @@
 //   - partitioner=murmur2_random: a key lands on the partition Java's
 //     default partitioner picks, so Java and Go producers of one topic agree
 //     on per-key order;
+//   - max.in.flight.requests.per.connection=1 unless configured: with more
+//     requests in flight, librdkafka's recovery from a refused batch (an
+//     epoch bump) can send again a batch the broker wrote but did not
+//     acknowledge, and the broker cannot recognize it as a duplicate (seen
+//     in this package's fault test; see config.go);
 //   - compression (lz4 unless configured) and batching (linger.ms,
 //     batch.size) are exposed in Config; every other librdkafka property
 //     passes through kafka.Config, SASL and TLS included.
@@ -25,9 +30,10 @@
 // once the event is queued and reports its Delivery to a callback. Delivery
 // errors always reach the caller (as Delivery.Err, counted in
 // waybill_produce_errors_total); they are never only logged. A fatal error
-// (an idempotence violation, a fenced producer) ends the producer: every
-// later Send and every delivery still outstanding fails with an error
-// wrapping ErrFatal, and the service should stop or build a new Producer.
+// (an idempotence violation such as OUT_OF_ORDER_SEQUENCE_NUMBER, a producer
+// ID the cluster refuses) ends the producer: every later Send and every
+// delivery still outstanding fails with an error wrapping ErrFatal, and the
+// service should stop or build a new Producer.
 //
 // Close shuts down cleanly: it stops accepting events, flushes while the
 // delivery reports are served (librdkafka's Close alone does not flush),
@@ -35,10 +41,18 @@
 // or SendAsync is lost on a clean shutdown: each is delivered, or its
 // callback hears why not.
 //
-// For the hot path use Typed[E] (NewTyped): it serializes with a
-// serde.Writer[E], whose schema ID is looked up once, so there is no
-// per-event subject lookup; Producer.Send works for any events.Event and
-// finds the schema ID through the serde's cache.
+// For the hot path use Typed[E] (NewTyped): its schema ID is looked up once
+// through a serde.Writer[E], so there is no per-event subject lookup, and
+// its envelope.Template formats the static headers once. Producer.Send
+// works for any events.Event and finds the schema ID through the serde's
+// cache on every send.
+//
+//	p, err := producer.New(producer.Config{Kafka: cfg, Source: "order-service"}, s)
+//	...
+//	orders := producer.NewTyped[*orderevents.OrderCreatedV2](p)
+//	d, err := orders.Send(ctx, &orderevents.OrderCreatedV2{OrderID: "ord-1", ...})
+//	...
+//	err = p.Close(shutdownCtx) // before exit: flushes every event accepted
 //
 // Metrics (Prometheus, shared by every producer registered on the same
 // Registerer): waybill_events_produced_total{topic,event_type},
@@ -95,10 +109,10 @@ type Config struct {
 }
 
 // ErrFatal is wrapped by every error after the producer met a fatal error
-// (librdkafka's ERR__FATAL: an idempotence violation such as
-// OUT_OF_ORDER_SEQUENCE_NUMBER under enable.gapless.guarantee, a fenced or
-// unauthorized producer ID). The Producer cannot send any more; stop the
-// service or make a new Producer.
+// (librdkafka's ERR__FATAL: an idempotence violation such as the broker's
+// OUT_OF_ORDER_SEQUENCE_NUMBER, an idempotent producer ID the cluster
+// refuses, e.g. CLUSTER_AUTHORIZATION_FAILED). The Producer cannot send any
+// more; stop the service or make a new Producer.
 var ErrFatal = errors.New("producer: fatal error")
 
 // ErrClosed is returned by Send, SendAsync and SendRaw after Close began.
