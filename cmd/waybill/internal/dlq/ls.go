@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/waybill/waybill/cmd/waybill/internal/cli"
-	"github.com/waybill/waybill/cmd/waybill/internal/dlq/kafkaflags"
+	"github.com/waybill/waybill/cmd/waybill/internal/kafkaflags"
 	"github.com/waybill/waybill/pkg/kafka"
 	"github.com/waybill/waybill/pkg/registry"
 )

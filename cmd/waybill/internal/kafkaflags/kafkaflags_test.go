@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/waybill/waybill/cmd/waybill/internal/dlq/kafkaflags"
+	"github.com/waybill/waybill/cmd/waybill/internal/kafkaflags"
 )
 
 func TestConfig(t *testing.T) {
