@@ -26,7 +26,8 @@ import (
 //     the serde's Writer, the envelope (new UUIDv7, time, child span),
 //     metrics and the delivery callback, on the idempotent producer;
 //   - raw: confluent-kafka-go's Produce of the same records pre-encoded
-//     (key, value and the ten envelope headers, so the same bytes), with
+//     (key, value and the ten envelope headers, so the same sizes; 20,000
+//     distinct records, each with its own ID, time and span), with
 //     the same librdkafka configuration (idempotence, lz4, murmur2_random,
 //     no key/value copied back into delivery reports) and its Events()
 //     drained.
@@ -113,9 +114,14 @@ func produceTyped(b *testing.B, s *serde.Serde, evs []*orderevents.OrderCreatedV
 func produceRaw(b *testing.B, s *serde.Serde, evs []*orderevents.OrderCreatedV2, n int) time.Duration {
 	b.StopTimer()
 	c := kafkatest.New(b, kfake.SeedTopics(6, topic))
-	msgs := make([]*ck.Message, len(evs))
+	// Distinct records (each its own ID, time and span, as the typed
+	// producer makes them), so that batches compress as the typed ones do;
+	// more of them than a batch holds.
+	const distinct = 20_000
+	msgs := make([]*ck.Message, distinct)
 	tp := topic
-	for i, ev := range evs {
+	for i := range msgs {
+		ev := evs[i%len(evs)]
 		body, id, err := s.Serialize(context.Background(), ev)
 		if err != nil {
 			b.Fatal(err)
