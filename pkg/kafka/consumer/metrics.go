@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -80,6 +81,32 @@ func register[C prometheus.Collector](r prometheus.Registerer, c C) (C, error) {
 		return c, fmt.Errorf("consumer: registering metrics: %w", err)
 	}
 	return c, nil
+}
+
+// typeMetrics are the collectors of one topic and event type for one
+// group, looked up once (WithLabelValues hashes its labels on every call).
+type typeMetrics struct {
+	consumed, retried, duplicates, skipped prometheus.Counter
+	duration                               prometheus.Observer
+}
+
+type typeKey struct{ topic, eventType string }
+
+// forType returns the collectors for topic and eventType, cached in cache.
+func (m *metrics) forType(cache *sync.Map, group, topic, eventType string) *typeMetrics {
+	k := typeKey{topic, eventType}
+	if tm, ok := cache.Load(k); ok {
+		return tm.(*typeMetrics)
+	}
+	tm := &typeMetrics{
+		consumed:   m.consumed.WithLabelValues(topic, eventType, group),
+		retried:    m.retried.WithLabelValues(topic, eventType, group),
+		duplicates: m.duplicates.WithLabelValues(topic, eventType, group),
+		skipped:    m.skipped.WithLabelValues(topic, eventType, group),
+		duration:   m.duration.WithLabelValues(topic, eventType, group),
+	}
+	actual, _ := cache.LoadOrStore(k, tm)
+	return actual.(*typeMetrics)
 }
 
 // stats is the part of librdkafka's statistics JSON the lag gauge needs

@@ -37,13 +37,14 @@ func (r *run) process(j job) bool {
 	em := envelope.Message{Key: m.Key, Value: m.Value, Headers: envelopeHeaders(m.Headers)}
 	env, err := r.decoder.Decode(em)
 	if err != nil {
-		r.c.metrics.consumed.WithLabelValues(topic, unknownType, group).Inc()
+		r.c.metrics.forType(&r.typeMetrics, group, topic, unknownType).consumed.Inc()
 		return r.deadLetter(j, unknownType, err, 0)
 	}
-	r.c.metrics.consumed.WithLabelValues(topic, env.Type, group).Inc()
+	tm := r.c.metrics.forType(&r.typeMetrics, group, topic, env.Type)
+	tm.consumed.Inc()
 	h := r.handlers[env.Type]
 	if h == nil {
-		r.c.metrics.skipped.WithLabelValues(topic, env.Type, group).Inc()
+		tm.skipped.Inc()
 		return true
 	}
 	ev, err := r.decode(j, h, env)
@@ -66,12 +67,12 @@ func (r *run) process(j job) bool {
 		ran := false
 		dup, err := r.dedup.Do(ctx, env.ID, func(ctx context.Context) error {
 			ran = true
-			herr = r.handle(ctx, j, h, &meta, ev)
+			herr = r.handle(ctx, j, h, tm, &meta, ev)
 			return herr
 		})
 		switch {
 		case err == nil && dup:
-			r.c.metrics.duplicates.WithLabelValues(topic, env.Type, group).Inc()
+			tm.duplicates.Inc()
 			return true
 		case err == nil:
 			return true
@@ -94,13 +95,13 @@ func (r *run) process(j job) bool {
 
 // handle runs the handler with retries in place; meta.Attempt is the last
 // attempt made.
-func (r *run) handle(ctx context.Context, j job, h *handler, meta *Meta, ev events.Event) error {
+func (r *run) handle(ctx context.Context, j job, h *handler, tm *typeMetrics, meta *Meta, ev events.Event) error {
 	pol := r.c.cfg.Retry
 	for attempt := 1; ; attempt++ {
 		meta.Attempt = attempt
 		start := time.Now()
 		err := call(ctx, h, *meta, ev)
-		r.c.metrics.duration.WithLabelValues(meta.Topic, meta.Type, meta.Group).Observe(time.Since(start).Seconds())
+		tm.duration.Observe(time.Since(start).Seconds())
 		if err != nil && j.p.ctx.Err() != nil {
 			// Cut short by a shutdown or revoke that stopped waiting:
 			// not the event's fault; the next owner handles it.
@@ -112,7 +113,7 @@ func (r *run) handle(ctx context.Context, j job, h *handler, meta *Meta, ev even
 		if !r.backoff(j.p, attempt-1) {
 			return errAbandoned
 		}
-		r.c.metrics.retried.WithLabelValues(meta.Topic, meta.Type, meta.Group).Inc()
+		tm.retried.Inc()
 		r.c.log.Debug("consumer: retrying", "topic", meta.Topic, "partition", meta.Partition, "offset", meta.Offset, "attempt", attempt+1, "error", err)
 	}
 }

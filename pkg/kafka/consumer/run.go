@@ -53,6 +53,8 @@ type run struct {
 	timer     *time.Timer
 	closing   bool
 
+	typeMetrics sync.Map // typeKey -> *typeMetrics
+
 	lastStore time.Time
 	storeBuf  []ck.TopicPartition
 	fatal     error
