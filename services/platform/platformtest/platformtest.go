@@ -395,3 +395,12 @@ func DoJSON(t testing.TB, method, url string, body any, want int, out any) {
 		}
 	}
 }
+
+// DecodeBody decodes resp's JSON body into out and closes it.
+func DecodeBody(t testing.TB, resp *http.Response, out any) {
+	t.Helper()
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatalf("%s %s: decoding the body: %v", resp.Request.Method, resp.Request.URL, err)
+	}
+}
