@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -95,9 +96,10 @@ func NewTemplate(source, eventType string, eventVersion int, schemaID uint32) (*
 // is safe). A new ID and the current time come from one clock read, which
 // is one monotonic-clock read (see clockRefresh), not time.Now's two.
 func (t *Template) EncodeInto(m *Message, f Fields, body AvroAppender) error {
-	if err := f.check(); err != nil {
-		*m = Message{buf: m.buf}
-		return err
+	// The cheap checks now, UTF-8 once the strings are copied; any failure
+	// goes to check, which finds the first error in EncodeInto's order.
+	if f.Subject == "" || !f.Time.IsZero() && !inRFC3339Range(f.Time) || !f.TraceParent.valid() {
+		return t.fail(m, m.buf, f.check())
 	}
 	var ns int64
 	if f.ID == "" || f.Time.IsZero() {
@@ -125,6 +127,9 @@ func (t *Template) EncodeInto(m *Message, f Fields, body AvroAppender) error {
 		buf = append(buf, f.ID...)
 	}
 	endID := len(buf)
+	if !validText(buf[:endKey]) || f.ID != "" && !validText(buf[endKey:endID]) {
+		return t.fail(m, buf, f.check())
+	}
 	if f.Time.IsZero() {
 		sec, nsec := ns/1e9, ns%1e9
 		if nsec < 0 {
@@ -140,8 +145,7 @@ func (t *Template) EncodeInto(m *Message, f Fields, body AvroAppender) error {
 	buf = append(buf, t.wire[:]...)
 	buf, err := body.AppendAvro(buf)
 	if err != nil {
-		*m = Message{buf: buf}
-		return fmt.Errorf("envelope: encoding the %s body: %w", t.eventType, err)
+		return t.fail(m, buf, fmt.Errorf("envelope: encoding the %s body: %w", t.eventType, err))
 	}
 	hs := m.Headers
 	if cap(hs) < numHeaders {
@@ -155,6 +159,29 @@ func (t *Template) EncodeInto(m *Message, f Fields, body AvroAppender) error {
 	hs[iTraceParent].Value = buf[endTime:endTrace:endTrace]
 	*m = Message{Key: buf[:endKey:endKey], Value: buf[endTrace:len(buf):len(buf)], Headers: hs, buf: buf}
 	return nil
+}
+
+// fail leaves m empty but for its buffer, for the next message, and
+// returns err.
+func (t *Template) fail(m *Message, buf []byte, err error) error {
+	*m = Message{buf: buf}
+	return err
+}
+
+// validText reports whether b is valid UTF-8, ASCII 8 bytes at a time.
+func validText(b []byte) bool {
+	var or uint64
+	if len(b) >= 8 {
+		for i := 0; i+8 <= len(b); i += 8 {
+			or |= binary.LittleEndian.Uint64(b[i:])
+		}
+		or |= binary.LittleEndian.Uint64(b[len(b)-8:]) // the tail, overlapping
+	} else {
+		for _, c := range b {
+			or |= uint64(c)
+		}
+	}
+	return or&0x8080_8080_8080_8080 == 0 || utf8.Valid(b)
 }
 
 // check is Envelope.check for the per-event fields, in the same order, so

@@ -191,6 +191,13 @@ func TestTemplateErrors(t *testing.T) {
 	}{
 		{"no subject", func(f *envelope.Fields) { f.Subject = "" }},
 		{"subject not UTF-8", func(f *envelope.Fields) { f.Subject = "ord-\xff" }},
+		{"long subject not UTF-8 at the end", func(f *envelope.Fields) { f.Subject = "ord-20250314-000\xff" }},
+		{"long subject not UTF-8 at the start", func(f *envelope.Fields) { f.Subject = "\xe2\x82ord-20250314-0002" }},
+		{"long ID not UTF-8", func(f *envelope.Fields) { f.ID = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5\xc3" }},
+		{"ID not UTF-8, no subject", func(f *envelope.Fields) { f.ID, f.Subject = "\xc3", "" }},
+		{"ID not UTF-8, bad trace", func(f *envelope.Fields) {
+			f.ID, f.TraceParent = "\xc3", envelope.TraceParent{TraceID: [16]byte{1}}
+		}},
 		{"ID not UTF-8", func(f *envelope.Fields) { f.ID = "\xc3" }},
 		{"ID and subject bad", func(f *envelope.Fields) { f.ID, f.Subject = "\xc3", "\xff" }},
 		{"year 10000", func(f *envelope.Fields) { f.Time = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},

@@ -69,6 +69,11 @@ func (t *TraceParent) appendTo(dst []byte) []byte {
 	return dst
 }
 
+// valid reports whether t is zero or validates: the fast path of validate.
+func (t *TraceParent) valid() bool {
+	return t.IsZero() || t.TraceID != [16]byte{} && t.SpanID != [8]byte{}
+}
+
 func (t TraceParent) validate() error {
 	switch {
 	case t.TraceID == [16]byte{}:
