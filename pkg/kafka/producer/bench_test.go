@@ -141,7 +141,7 @@ func produceRaw(b *testing.B, s *serde.Serde, evs []*orderevents.OrderCreatedV2,
 	cm := c.Config().ConfigMap(nil)
 	for k, v := range map[string]any{
 		"enable.idempotence": true, "acks": "all", "partitioner": "murmur2_random", "compression.type": "lz4",
-		"max.in.flight.requests.per.connection": 1, "client.id": "order-service",
+		"client.id":                 "order-service",
 		"go.delivery.report.fields": "none", "go.logs.channel.enable": true,
 	} {
 		cm[k] = v

@@ -9,9 +9,6 @@ import (
 	ck "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
-// maxInFlight is the default max.in.flight.requests.per.connection.
-const maxInFlight = 1
-
 // configMap returns librdkafka's configuration for cfg: the producer's
 // guarantees, cfg's fields, and Kafka's properties between them.
 func configMap(cfg Config) (ck.ConfigMap, error) {
@@ -48,16 +45,6 @@ func configMap(cfg Config) (ck.ConfigMap, error) {
 	m := cfg.Kafka.ConfigMap(map[string]any{
 		"compression.type": "lz4",
 		"client.id":        cfg.Source,
-		// One produce request in flight per broker connection (librdkafka
-		// allows up to 5 with idempotence). With more, a batch refused
-		// as not persisted while the next one is in flight makes
-		// librdkafka bump the producer epoch; any batch of another
-		// partition that timed out but was written is then sent again
-		// under the new epoch, and the broker cannot recognize it: a
-		// duplicate (TestExactlyOnceUnderFaults found 4 in 40 runs of
-		// 100,000 events with 5 in flight, none in 30 with 1). Set the
-		// property to trade that for throughput on high-latency links.
-		"max.in.flight.requests.per.connection": maxInFlight,
 	})
 	for k, v := range map[string]any{
 		"enable.idempotence": true,

@@ -17,14 +17,21 @@
 //   - partitioner=murmur2_random: a key lands on the partition Java's
 //     default partitioner picks, so Java and Go producers of one topic agree
 //     on per-key order;
-//   - max.in.flight.requests.per.connection=1 unless configured: with more
-//     requests in flight, librdkafka's recovery from a refused batch (an
-//     epoch bump) can send again a batch the broker wrote but did not
-//     acknowledge, and the broker cannot recognize it as a duplicate (seen
-//     in this package's fault test; see config.go);
 //   - compression (lz4 unless configured) and batching (linger.ms,
 //     batch.size) are exposed in Config; every other librdkafka property
 //     passes through kafka.Config, SASL and TLS included.
+//
+// Idempotence leaves one window for duplicates, which consumers close by
+// de-duplicating on ce_id (pkg/kafka/consumer does): when librdkafka
+// recovers from a sequence gap (a batch refused as not persisted while the
+// partition's next batch was already sent, in flight or to a new leader) it
+// bumps the producer epoch and sends again, under new sequence numbers,
+// every batch whose outcome it does not know, a batch that timed out
+// (REQUEST_TIMED_OUT) but was written included; the broker cannot
+// recognize that copy. TestIdempotentSendsUnderFaults provokes it: some runs of
+// 100,000 events under constant faults write one batch twice; no event is
+// ever lost or reordered. A transactional producer with read_committed
+// consumers has no such window.
 //
 // Send returns once the broker has acknowledged the event; SendAsync returns
 // once the event is queued and reports its Delivery to a callback. Delivery
