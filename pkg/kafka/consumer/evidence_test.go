@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,6 +91,7 @@ func TestEvidenceCorrupt(t *testing.T) {
 	produced := time.Since(start0)
 
 	handled := newSeen()
+	var firstAt atomic.Int64
 	c, err := consumer.New(e.config("evidence", topic), e.serde)
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +101,7 @@ func TestEvidenceCorrupt(t *testing.T) {
 			if ev.OrderID != m.Subject || len(ev.LineItems) != 1 {
 				return fmt.Errorf("event %s: decoded %+v", m.ID, ev)
 			}
+			firstAt.CompareAndSwap(0, time.Now().UnixNano())
 			handled.add(m.ID)
 			return nil
 		})
@@ -177,8 +180,10 @@ func TestEvidenceCorrupt(t *testing.T) {
 	if got := e.metric(t, "waybill_events_consumed_total", map[string]string{"event_type": "unknown"}); got < 1 {
 		t.Errorf("no undecodable record counted with event_type=unknown")
 	}
-	t.Logf("%d events (%d corrupt): produced in %v; handled %d, dead-lettered %d %v, all committed in %v",
-		n, n/corruptEvery, produced.Round(time.Millisecond), handled.distinct(), len(dlq), byCode, consumed.Round(time.Millisecond))
+	joined := time.Unix(0, firstAt.Load()).Sub(start1)
+	t.Logf("%d events (%d corrupt): produced in %v; handled %d, dead-lettered %d %v; all committed %v after Run (first event handled after %v, the group join)",
+		n, n/corruptEvery, produced.Round(time.Millisecond), handled.distinct(), len(dlq), byCode,
+		consumed.Round(time.Millisecond), joined.Round(time.Millisecond))
 }
 
 func ckHeader(k, v string) ck.Header { return ck.Header{Key: k, Value: []byte(v)} }

@@ -289,7 +289,8 @@ type deadLetterProducer struct {
 // acks=all, Java-compatible partitioning, on the consumer's connection
 // properties.
 func (c *Consumer) newDeadLetterProducer() (*deadLetterProducer, error) {
-	m := c.cfg.Kafka.ConfigMap(map[string]any{"linger.ms": 5})
+	// A dead letter is awaited before its worker moves on: send it at once.
+	m := c.cfg.Kafka.ConfigMap(map[string]any{"linger.ms": 0})
 	for k := range m {
 		if consumerOnly(k) {
 			delete(m, k)
