@@ -2,9 +2,13 @@ package consumer_test
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/waybill/waybill/pkg/envelope"
 	"github.com/waybill/waybill/pkg/events/orderevents"
@@ -121,5 +125,32 @@ func TestNewRefuses(t *testing.T) {
 	}
 	if _, err := consumer.New(base, nil); err == nil {
 		t.Error("New accepted a nil serde")
+	}
+}
+
+// librdkafka's error texts reach Run's error with secrets redacted.
+func TestRunRedactsSecrets(t *testing.T) {
+	client, err := registry.New(registry.Config{URL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "hunter2-not-a-policy"
+	cfg := consumer.Config{
+		Kafka: kafka.NewConfig("127.0.0.1:1").
+			With("sasl.password", secret).
+			With("auto.offset.reset", secret), // librdkafka quotes the bad value
+		Group: "g", Topics: []string{"t"},
+		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler),
+	}
+	c, err := consumer.New(cfg, serde.New(client))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Run(t.Context())
+	if err == nil {
+		t.Fatal("Run started with an invalid auto.offset.reset")
+	}
+	if strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), kafka.Redacted) {
+		t.Errorf("Run: %v: want the secret redacted", err)
 	}
 }
