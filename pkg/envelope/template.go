@@ -93,8 +93,10 @@ func NewTemplate(source, eventType string, eventVersion int, schemaID uint32) (*
 // content-type, waybill_envelope and waybill_event_version are t's own
 // memory, shared by every message t encodes: do not modify them in place
 // (confluent-kafka-go's Produce copies header values, so handing them to it
-// is safe). A new ID and the current time come from one clock read, which
-// is one monotonic-clock read (see clockRefresh), not time.Now's two.
+// is safe). A new ID and the current time come from one clock read: the
+// monotonic clock plus its offset to the wall clock, measured at most a
+// millisecond before, which costs half of time.Now's two reads; a step of
+// the wall clock shows within that millisecond.
 func (t *Template) EncodeInto(m *Message, f Fields, body AvroAppender) error {
 	// The cheap checks now, UTF-8 once the strings are copied; any failure
 	// goes to check, which finds the first error in EncodeInto's order.
