@@ -87,7 +87,7 @@ func TestEvidenceCorrupt(t *testing.T) {
 		m.Headers = append(m.Headers, ckHeader("test_index", strconv.Itoa(i)))
 		msgs[i] = m
 	}
-	e.produce(t, msgs...)
+	acked := e.produce(t, msgs...)
 	produced := time.Since(start0)
 
 	handled := newSeen()
@@ -132,6 +132,10 @@ func TestEvidenceCorrupt(t *testing.T) {
 	if len(dlq) != n/corruptEvery {
 		t.Errorf("%d dead letters, want %d", len(dlq), n/corruptEvery)
 	}
+	stored := map[tp]*ck.Message{} // the topic as the broker keeps it
+	for _, m := range e.readAll(t, topic) {
+		stored[tp{m.TopicPartition.Partition, int64(m.TopicPartition.Offset)}] = m
+	}
 	byCode := map[string]int{}
 	got := map[string]bool{}
 	for _, d := range dlq {
@@ -159,6 +163,18 @@ func TestEvidenceCorrupt(t *testing.T) {
 				}
 			}
 		}
+		a := acked[atoi(t, idx)]
+		s := stored[tp{a.TopicPartition.Partition, int64(a.TopicPartition.Offset)}]
+		if s == nil || header(d, kafka.HeaderDeadLetterPartition) != strconv.Itoa(int(a.TopicPartition.Partition)) ||
+			header(d, kafka.HeaderDeadLetterOffset) != strconv.FormatInt(int64(a.TopicPartition.Offset), 10) ||
+			header(d, kafka.HeaderDeadLetterTimestamp) != strconv.FormatInt(s.Timestamp.UnixMilli(), 10) {
+			t.Errorf("event %s at %d/%d: dead letter says partition %s offset %s timestamp %s", idx,
+				a.TopicPartition.Partition, a.TopicPartition.Offset,
+				header(d, kafka.HeaderDeadLetterPartition), header(d, kafka.HeaderDeadLetterOffset), header(d, kafka.HeaderDeadLetterTimestamp))
+		}
+		if at, err := time.Parse(time.RFC3339Nano, header(d, kafka.HeaderDeadLetterTime)); err != nil || at.Before(start1) {
+			t.Errorf("event %s: %s = %q (%v)", idx, kafka.HeaderDeadLetterTime, header(d, kafka.HeaderDeadLetterTime), err)
+		}
 		if header(d, kafka.HeaderDeadLetterTopic) != topic || header(d, kafka.HeaderDeadLetterGroup) != "evidence" ||
 			header(d, kafka.HeaderDeadLetterAttempts) != "0" || header(d, kafka.HeaderDeadLetterReason) == "" {
 			t.Errorf("event %s: dead-letter headers %v", idx, d.Headers[len(orig.Headers):])
@@ -169,8 +185,6 @@ func TestEvidenceCorrupt(t *testing.T) {
 			t.Errorf("corrupt event %s (%s) is not on the dead-letter topic", idx, want[idx])
 		}
 	}
-	// Where each record came from, from the headers: each original
-	// (partition, offset) once.
 	if !e.committedAll(t, "evidence", topic) {
 		t.Errorf("committed %v, end %v", e.cluster.GroupCommitted(t, "evidence", topic), e.cluster.EndOffsets(t, topic))
 	}
