@@ -21,16 +21,24 @@
 //   - DELIVERED resolves every other open alert about the shipment, the
 //     DELAY alert above all ("the delayed shipment arrived").
 //   - warehouse-events InventoryAdjusted:
-//   - a positive adjustment (goods received, found...) resolves every open
-//     alert about the SKU: an INVENTORY_SHORTAGE about an order that names
-//     the SKU in its attributes (sku, skus, short_skus or missing_skus,
-//     comma-separated) or has the SKU as its entity, and write-offs;
+//   - a positive adjustment (goods received, found...) resolves the open
+//     alerts about the SKU (write-offs), and counts towards the open
+//     INVENTORY_SHORTAGE alerts of orders that name the SKU (attributes
+//     sku, skus, short_skus or missing_skus, comma-separated; entity SKU):
+//     one is resolved once every SKU it names is restocked by its
+//     shortfall (attribute shortfall, "SKU-A:3,SKU-B:1", as the warehouse
+//     writes it; one unit when it does not say);
 //   - one adjustment that removes at least the write-off threshold
 //     (WAYBILL_ALERT_WRITE_OFF_THRESHOLD units, default 10) raises an
 //     alert about the SKU (DAMAGE, LOST or OTHER by the reason, WARNING,
 //     rule stock-write-off), one open per SKU.
+//   - warehouse-events InventoryReserved resolves the order's open
+//     INVENTORY_SHORTAGE alerts: its backorder was filled (the usual end of
+//     a shortage: the warehouse reserves backorders when goods arrive).
+//   - order-events OrderCancelled resolves them too: nobody waits for the
+//     stock any more.
 //
-// Other event types of these topics (InventoryReserved, ShipmentCreated) are
+// Other event types of these topics (OrderCreated, ShipmentCreated) are
 // skipped.
 //
 // Produced (ce_source alert-service) on alert-events: AlertRaised for the
@@ -68,6 +76,7 @@ import (
 
 	"github.com/waybill/waybill/internal/devstack"
 	"github.com/waybill/waybill/pkg/events/alertevents"
+	"github.com/waybill/waybill/pkg/events/orderevents"
 	"github.com/waybill/waybill/pkg/events/shipmentevents"
 	"github.com/waybill/waybill/pkg/events/warehouseevents"
 	"github.com/waybill/waybill/services/platform"
@@ -126,7 +135,8 @@ func (o Options) Setup(app *platform.App) error {
 	if err != nil {
 		return err
 	}
-	c, err := app.Consumer(alertevents.AlertRaisedTopic, shipmentevents.ShipmentStatusChangedTopic, warehouseevents.InventoryAdjustedTopic)
+	c, err := app.Consumer(alertevents.AlertRaisedTopic, shipmentevents.ShipmentStatusChangedTopic, warehouseevents.InventoryAdjustedTopic,
+		orderevents.OrderCancelledTopic)
 	if err != nil {
 		return err
 	}

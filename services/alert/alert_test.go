@@ -13,6 +13,7 @@ import (
 
 	"github.com/waybill/waybill/pkg/events"
 	"github.com/waybill/waybill/pkg/events/alertevents"
+	"github.com/waybill/waybill/pkg/events/orderevents"
 	"github.com/waybill/waybill/pkg/events/shipmentevents"
 	"github.com/waybill/waybill/pkg/events/warehouseevents"
 	"github.com/waybill/waybill/services/alert"
@@ -266,6 +267,53 @@ func TestStockAlerts(t *testing.T) {
 	}
 	if len(got) != 2 || !got["alr-short-ord-9"] || !got[raised[0].AlertID] {
 		t.Errorf("resolved %v", got)
+	}
+
+	// A shortage of two SKUs is resolved once both are restocked by their
+	// shortfall; another by its order's reservation (the backorder
+	// filled), a third by its order's cancellation.
+	shortage := func(order string, attrs map[string]string) *alertevents.AlertRaisedV2 {
+		return &alertevents.AlertRaisedV2{AlertID: "alr-short-" + order, Type: alertevents.AlertTypeV2InventoryShortage,
+			Severity: alertevents.AlertSeverityWarning, Entity: alertevents.EntityRef{EntityType: alertevents.EntityTypeOrder, EntityID: order},
+			Description: "short", RaisedAt: now(), Attributes: attrs}
+	}
+	env.Send(t, ctx, shortage("ord-7", map[string]string{"skus": "SKU-A,SKU-B", "shortfall": "SKU-A:5,SKU-B:2"}))
+	env.Send(t, ctx, shortage("ord-8", map[string]string{"skus": "SKU-C"}))
+	env.Send(t, ctx, shortage("ord-6", map[string]string{"skus": "SKU-C"}))
+	platformtest.Eventually(t, 0, func() error {
+		if _, open := list(t, svc.URL, "open=true&type=INVENTORY_SHORTAGE"); len(open) != 3 {
+			return fmt.Errorf("open shortages %s", ids(open))
+		}
+		return nil
+	})
+	env.Send(t, ctx, adjusted("SKU-A", 3, warehouseevents.AdjustmentReasonV2Received))
+	env.Send(t, ctx, adjusted("SKU-B", 2, warehouseevents.AdjustmentReasonV2Received))
+	env.Send(t, ctx, &warehouseevents.InventoryReservedV1{OrderID: "ord-8", WarehouseID: "wh-ams-1",
+		Reservations: []warehouseevents.Reservation{{SKU: "SKU-C", Quantity: 1}}, ReservedAt: now()})
+	env.Send(t, ctx, &orderevents.OrderCancelledV1{OrderID: "ord-6", Reason: orderevents.CancellationReasonCustomerRequest, CancelledAt: now()})
+	platformtest.Eventually(t, 0, func() error {
+		if ran, _ := handled(t, svc.URL, warehouseevents.InventoryAdjustedEventType); ran < 5 {
+			return fmt.Errorf("InventoryAdjusted handled %v times", ran)
+		}
+		if _, open := list(t, svc.URL, "open=true"); ids(open) != "alr-short-ord-7:OPEN" {
+			return fmt.Errorf("open alerts %s", ids(open))
+		}
+		return nil
+	})
+	env.Send(t, ctx, adjusted("SKU-A", 2, warehouseevents.AdjustmentReasonV2Found))
+	platformtest.Eventually(t, 0, func() error {
+		if _, open := list(t, svc.URL, "open=true"); len(open) != 0 {
+			return fmt.Errorf("open alerts %s", ids(open))
+		}
+		return nil
+	})
+	res := map[string]string{}
+	for _, r := range own(t, env, newResolved) {
+		res[r.AlertID] = r.Resolution
+	}
+	if !strings.Contains(res["alr-short-ord-7"], "restocked") || !strings.Contains(res["alr-short-ord-8"], "Backorder filled") ||
+		!strings.Contains(res["alr-short-ord-6"], "cancelled") || len(res) != 5 {
+		t.Errorf("resolutions %v", res)
 	}
 }
 

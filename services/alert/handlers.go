@@ -9,6 +9,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/waybill/waybill/pkg/events/alertevents"
+	"github.com/waybill/waybill/pkg/events/orderevents"
 	"github.com/waybill/waybill/pkg/events/shipmentevents"
 	"github.com/waybill/waybill/pkg/events/warehouseevents"
 	"github.com/waybill/waybill/pkg/kafka/consumer"
@@ -57,6 +58,40 @@ func (s *service) register(c *consumer.Consumer) {
 	alertevents.HandleAlertResolved(c, s.onAlertResolved)
 	shipmentevents.HandleShipmentStatusChanged(c, s.onStatusChanged)
 	warehouseevents.HandleInventoryAdjusted(c, s.onInventoryAdjusted)
+	warehouseevents.HandleInventoryReserved(c, s.onInventoryReserved)
+	orderevents.HandleOrderCancelled(c, s.onOrderCancelled)
+}
+
+// onInventoryReserved resolves an order's shortage alerts: its backorder is
+// filled, the stock is set aside.
+func (s *service) onInventoryReserved(ctx context.Context, _ consumer.Meta, ev *warehouseevents.InventoryReservedV1) error {
+	return s.resolveOrder(ctx, ev.OrderID, fmt.Sprintf("Backorder filled: stock reserved for order %s in warehouse %s.", ev.OrderID, ev.WarehouseID))
+}
+
+// onOrderCancelled resolves a cancelled order's shortage alerts: nobody
+// waits for the stock any more.
+func (s *service) onOrderCancelled(ctx context.Context, _ consumer.Meta, ev *orderevents.OrderCancelledV1) error {
+	return s.resolveOrder(ctx, ev.OrderID, fmt.Sprintf("Order %s cancelled (%s).", ev.OrderID, ev.Reason))
+}
+
+func (s *service) resolveOrder(ctx context.Context, orderID, resolution string) error {
+	tx, err := txOf(ctx)
+	if err != nil {
+		return err
+	}
+	open, err := openAlerts(tx, alertevents.EntityTypeOrder, orderID)
+	if err != nil {
+		return err
+	}
+	for _, a := range open {
+		if a.Type != string(alertevents.AlertTypeV2InventoryShortage) {
+			continue
+		}
+		if err := s.resolve(ctx, tx, a, resolution); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // onAlertRaised records an alert, whoever raised it. The same alert ID
@@ -183,7 +218,27 @@ func (s *service) onInventoryAdjusted(ctx context.Context, _ consumer.Meta, ev *
 	}
 	if ev.QuantityChange > 0 {
 		for _, a := range open {
-			res := fmt.Sprintf("SKU %s restocked: %+d units (%s) in warehouse %s.", ev.SKU, ev.QuantityChange, ev.Reason, ev.WarehouseID)
+			if a.EntityType == string(alertevents.EntityTypeSKU) {
+				res := fmt.Sprintf("SKU %s restocked: %+d units (%s) in warehouse %s.", ev.SKU, ev.QuantityChange, ev.Reason, ev.WarehouseID)
+				if err := s.resolve(ctx, tx, a, res); err != nil {
+					return err
+				}
+				continue
+			}
+			// A shortage of an order: resolved once every SKU it is short
+			// of is restocked by its shortfall.
+			if a.Restocked == nil {
+				a.Restocked = map[string]int64{}
+			}
+			a.Restocked[ev.SKU] += int64(ev.QuantityChange)
+			if !a.covered() {
+				platform.Logger(ctx).Info("shortage partly restocked", "alert_id", a.ID, "sku", ev.SKU, "restocked", a.Restocked)
+				if err := putAlert(tx, a); err != nil {
+					return err
+				}
+				continue
+			}
+			res := fmt.Sprintf("Short SKUs restocked (%s %+d units, %s in warehouse %s).", ev.SKU, ev.QuantityChange, ev.Reason, ev.WarehouseID)
 			if err := s.resolve(ctx, tx, a, res); err != nil {
 				return err
 			}

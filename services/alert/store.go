@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,6 +53,9 @@ type Alert struct {
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
 	// TraceID is the trace of the AlertRaised, to follow it in the logs.
 	TraceID string `json:"trace_id,omitempty"`
+	// Restocked counts the units of each of its SKUs received since it was
+	// raised (a shortage alert is resolved once they cover the shortfall).
+	Restocked map[string]int64 `json:"restocked,omitempty"`
 }
 
 func alertFrom(ev *alertevents.AlertRaisedV2) *Alert {
@@ -80,6 +84,26 @@ func (a *Alert) skus() []string {
 		}
 	}
 	return out
+}
+
+// covered reports whether the units restocked since the alert cover the
+// shortfall of every SKU it names: the "shortfall" attribute
+// ("SKU-A:3,SKU-B:1", as the warehouse writes it) when it says, one unit
+// otherwise.
+func (a *Alert) covered() bool {
+	need := map[string]int64{}
+	for part := range strings.SplitSeq(a.Attributes["shortfall"], ",") {
+		sku, n, ok := strings.Cut(strings.TrimSpace(part), ":")
+		if v, err := strconv.ParseInt(n, 10, 64); ok && err == nil {
+			need[sku] = v
+		}
+	}
+	for _, sku := range a.skus() {
+		if a.Restocked[sku] < max(need[sku], 1) {
+			return false
+		}
+	}
+	return true
 }
 
 // indexKeys are the alert's keys in alert.open.
