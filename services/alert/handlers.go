@@ -157,7 +157,7 @@ func (s *service) onStatusChanged(ctx context.Context, _ consumer.Meta, ev *ship
 	}
 	where := ""
 	if ev.Location != nil {
-		where = " at " + *ev.Location
+		where = " (" + *ev.Location + ")"
 	}
 	switch ev.Status {
 	case shipmentevents.ShipmentStatusV2Exception, shipmentevents.ShipmentStatusV2Returned:

@@ -26,6 +26,7 @@ import (
 //	                        -> Message (JSON): a customer's messages in order
 //	notification.ids        message id  -> its key in notification.messages,
 //	                        or "" while pending: one message per ID
+//	notification.cancelled  order_id    -> "" for the cancelled orders
 //	notification.pending    message id  -> Message whose customer is not
 //	                        known yet (its OrderCreated or ShipmentCreated
 //	                        not read yet: the topics are read independently)
@@ -35,6 +36,7 @@ var (
 	bucketMessages  = []byte("notification.messages")
 	bucketIDs       = []byte("notification.ids")
 	bucketPending   = []byte("notification.pending")
+	bucketCancelled = []byte("notification.cancelled")
 )
 
 type service struct {
@@ -44,7 +46,7 @@ type service struct {
 
 func newService(db *bbolt.DB, logger *slog.Logger) (*service, error) {
 	err := db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketOrders, bucketShipments, bucketMessages, bucketIDs, bucketPending} {
+		for _, b := range [][]byte{bucketOrders, bucketShipments, bucketMessages, bucketIDs, bucketPending, bucketCancelled} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("notification: bucket %s: %w", b, err)
 			}
@@ -95,6 +97,9 @@ func (s *service) onOrderCancelled(ctx context.Context, m consumer.Meta, ev *ord
 	if err != nil {
 		return err
 	}
+	if err := tx.Bucket(bucketCancelled).Put([]byte(ev.OrderID), nil); err != nil {
+		return err
+	}
 	return s.record(ctx, tx, m, orderCancelledMessage(ev))
 }
 
@@ -106,7 +111,12 @@ func (s *service) onShipmentCreated(ctx context.Context, m consumer.Meta, ev *sh
 	if err := tx.Bucket(bucketShipments).Put([]byte(ev.ShipmentID), []byte(ev.OrderID)); err != nil {
 		return err
 	}
-	if err := s.record(ctx, tx, m, shipmentCreatedMessage(ev)); err != nil {
+	if tx.Bucket(bucketCancelled).Get([]byte(ev.OrderID)) != nil {
+		// Booked while the cancellation was on its way: the shipment
+		// service cancels it before pick-up; the customer was told the
+		// order is cancelled, and is not told it ships.
+		platform.Logger(ctx).Info("no notification: shipment of a cancelled order", "order_id", ev.OrderID, "shipment_id", ev.ShipmentID)
+	} else if err := s.record(ctx, tx, m, shipmentCreatedMessage(ev)); err != nil {
 		return err
 	}
 	return s.flush(tx)
@@ -172,6 +182,7 @@ func resolve(tx *bbolt.Tx, msg *Message) {
 // deliver stores msg under its customer and logs it: the log line is the
 // message "sent".
 func (s *service) deliver(tx *bbolt.Tx, msg *Message) error {
+	msg.finish()
 	key := msg.CustomerID + "\x00" + fmt.Sprintf("%020d", msg.At.UnixNano()) + "\x00" + msg.ID
 	b, err := json.Marshal(msg)
 	if err != nil {

@@ -80,29 +80,28 @@ func statusMessage(ev *shipmentevents.ShipmentStatusChangedV1) *Message {
 	switch ev.Status {
 	case shipmentevents.ShipmentStatusV1OutForDelivery:
 		m.ID, m.Kind = "shipment-out-for-delivery/"+ev.ShipmentID, "out_for_delivery"
-		m.Text = "Your parcel %s is out for delivery today."
+		m.Text = "Your parcel {parcel} is out for delivery today."
 	case shipmentevents.ShipmentStatusV1Delivered:
 		m.ID, m.Kind = "shipment-delivered/"+ev.ShipmentID, "delivered"
-		m.Text = "Your parcel %s has been delivered."
+		m.Text = "Your parcel {parcel} has been delivered."
 		if ev.Location != nil {
-			m.Text = "Your parcel %s has been delivered (" + *ev.Location + ")."
+			m.Text = "Your parcel {parcel} has been delivered (" + *ev.Location + ")."
 		}
 	default:
 		return nil
 	}
-	m.Text = fmt.Sprintf(m.Text, ev.ShipmentID)
 	return m
 }
 
 // alertTexts are what a customer is told of an alert about their order or
 // parcel, by type; the types not listed (OTHER, UNKNOWN) are internal.
 var alertTexts = map[alertevents.AlertTypeV2]string{
-	alertevents.AlertTypeV2Delay:                "Your parcel %s is running late. We are sorry for the wait%s.",
-	alertevents.AlertTypeV2InventoryShortage:    "Some items of your order %s are out of stock. We will ship as soon as they are back%s.",
-	alertevents.AlertTypeV2Damage:               "Your parcel %s was damaged in transit. We are sending a replacement%s.",
-	alertevents.AlertTypeV2Lost:                 "Your parcel %s was lost by the carrier. We are sending a replacement%s.",
-	alertevents.AlertTypeV2AddressUndeliverable: "We could not deliver your parcel %s to the address given. Please check it in your account%s.",
-	alertevents.AlertTypeV2CustomsHold:          "Your parcel %s is held at customs. We will let you know when it is released%s.",
+	alertevents.AlertTypeV2Delay:                "Your parcel {parcel} is running late. We are sorry for the wait%s.",
+	alertevents.AlertTypeV2InventoryShortage:    "Some items of your order {order} are out of stock. We will ship as soon as they are back%s.",
+	alertevents.AlertTypeV2Damage:               "Your parcel {parcel} was damaged in transit. We are sending a replacement%s.",
+	alertevents.AlertTypeV2Lost:                 "Your parcel {parcel} was lost by the carrier. We are sending a replacement%s.",
+	alertevents.AlertTypeV2AddressUndeliverable: "We could not deliver your parcel {parcel} to the address given. Please check it in your account%s.",
+	alertevents.AlertTypeV2CustomsHold:          "Your parcel {parcel} is held at customs. We will let you know when it is released%s.",
 }
 
 // alertMessage is the message of an alert about an order or a shipment of a
@@ -114,12 +113,11 @@ func alertMessage(ev *alertevents.AlertRaisedV2) *Message {
 	}
 	m := &Message{ID: "alert/" + ev.AlertID, Kind: "alert_" + strings.ToLower(string(ev.Type)), At: ev.RaisedAt,
 		OrderID: ev.Attributes["order_id"]}
-	subject := ""
 	switch ev.Entity.EntityType {
 	case alertevents.EntityTypeOrder:
-		m.OrderID, subject = ev.Entity.EntityID, ev.Entity.EntityID
+		m.OrderID = ev.Entity.EntityID
 	case alertevents.EntityTypeShipment:
-		m.ShipmentID, subject = ev.Entity.EntityID, ev.Entity.EntityID
+		m.ShipmentID = ev.Entity.EntityID
 	default:
 		return nil
 	}
@@ -127,6 +125,17 @@ func alertMessage(ev *alertevents.AlertRaisedV2) *Message {
 	if eta, err := time.Parse(time.RFC3339, ev.Attributes["new_eta"]); err == nil {
 		extra = "; new estimated delivery " + eta.UTC().Format("Mon 2 Jan 15:04 MST")
 	}
-	m.Text = fmt.Sprintf(text, subject, extra)
+	m.Text = fmt.Sprintf(text, extra)
 	return m
+}
+
+// finish fills in the placeholders of msg's text once its order is known:
+// {order} is the order ID, {parcel} "for order <order_id>" (the shipment ID
+// while the order is not known).
+func (msg *Message) finish() {
+	parcel := msg.ShipmentID
+	if msg.OrderID != "" {
+		parcel = "for order " + msg.OrderID
+	}
+	msg.Text = strings.NewReplacer("{order}", msg.OrderID, "{parcel}", parcel).Replace(msg.Text)
 }

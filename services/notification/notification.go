@@ -12,6 +12,9 @@
 //   - order-events OrderCancelled: "Your order ... has been cancelled <why>".
 //   - shipment-events ShipmentCreated: "Your order ... is on its way with
 //     <carrier>. Tracking number ..."; it also learns the shipment's order.
+//     A shipment of an order already cancelled (booked while the
+//     cancellation was on its way; the shipment service cancels it before
+//     pick-up) is not announced.
 //   - shipment-events ShipmentStatusChanged, read as version 1 while
 //     shipment-service writes version 2 (the catalog's FULL_TRANSITIVE
 //     level is what makes this work): OUT_FOR_DELIVERY and DELIVERED are

@@ -190,7 +190,7 @@ func TestNotifications(t *testing.T) {
 		t.Errorf("order_created message %+v: want trace %x", ms[0], trace.TraceID)
 	}
 	for i, sub := range []string{"ord-1 (3 items, total 84.50 EUR)", "DHL. Tracking number: JD0001", "running late",
-		"out for delivery", "has been delivered (Amsterdam)"} {
+		"Your parcel for order ord-1 is out for delivery today.", "has been delivered (Amsterdam)"} {
 		if !strings.Contains(ms[i].Text, sub) {
 			t.Errorf("message %d %q: want %q in it", i, ms[i].Text, sub)
 		}
@@ -201,6 +201,19 @@ func TestNotifications(t *testing.T) {
 	if c := messages(t, svc.URL, "cus-2"); !strings.Contains(c[2].Text, "because some items are out of stock") {
 		t.Errorf("cancellation %q", c[2].Text)
 	}
+	// A shipment booked while the order's cancellation was on its way is
+	// not announced.
+	env.Send(t, ctx, shipmentCreated("shp-ord-2", "ord-2", 5))
+	platformtest.Eventually(t, 0, func() error {
+		if ran, _ := handled(t, svc.URL, shipmentevents.ShipmentCreatedEventType); ran < 3 {
+			return fmt.Errorf("ShipmentCreated handled %v times", ran)
+		}
+		return nil
+	})
+	if got := kinds(messages(t, svc.URL, "cus-2")); got != want["cus-2"] {
+		t.Errorf("cus-2 after a shipment of the cancelled order: %s", got)
+	}
+
 	resp, err = http.Get(svc.URL + "/notifications?customer=cus-1&order_id=ord-9")
 	if err != nil {
 		t.Fatal(err)
