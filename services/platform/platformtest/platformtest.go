@@ -131,8 +131,7 @@ func (e *Env) Config(t testing.TB, name string) platform.Config {
 		Name: name,
 		Kafka: e.Cluster.Config().
 			With("auto.commit.interval.ms", "100").
-			With("statistics.interval.ms", "500").
-			With("linger.ms", "1"),
+			With("statistics.interval.ms", "500"),
 		RegistryURL:   e.RegistryURL,
 		Dir:           filepath.Join(t.TempDir(), name),
 		Addr:          "127.0.0.1:0",
