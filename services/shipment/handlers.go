@@ -229,7 +229,10 @@ func (s *service) advance(ctx context.Context, tx *bbolt.Tx, id string) error {
 	if tp, err := envelope.ParseTraceParent(sh.TraceParent); err == nil && !tp.IsZero() {
 		ctx = kafka.ContextWithTrace(ctx, tp)
 	}
-	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	// A stop does not cut a send short: an event handed to the producer is
+	// delivered by its Close anyway, and a rolled-back transaction would
+	// then send it a second time after the restart.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
 	defer cancel()
 	if a.raiseDelay {
 		if err := s.raiseDelay(ctx, sh, now); err != nil {

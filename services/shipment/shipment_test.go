@@ -302,3 +302,48 @@ func TestOptionsFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestRestart: shipments stopped mid-journey (the service stopped and started
+// again on its data directory) carry on from where they were: each status
+// is announced exactly once, and each shipment booked once.
+func TestRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	env := platformtest.New(t)
+	cfg := env.Config(t, shipment.Name)
+	opts := shipment.Options{Step: 250 * time.Millisecond, ETA: 30 * time.Second}
+	svc := env.Start(t, cfg, opts.Setup)
+	orders := []string{"ord-r1", "ord-r2", "ord-r3"}
+	for _, id := range orders {
+		env.Send(t, ctx, orderCreated(id, "cus-"+id))
+		env.Send(t, ctx, reserved(id))
+	}
+	platformtest.Wait(t, env, newChanged, len(orders), 0, func(ev *shipmentevents.ShipmentStatusChangedV2) bool {
+		return ev.Status == shipmentevents.ShipmentStatusV2PickedUp
+	})
+	if err := svc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := len(platformtest.Events(t, env, newChanged))
+	svc = env.Start(t, cfg, opts.Setup)
+	platformtest.Wait(t, env, newChanged, len(orders), 0, func(ev *shipmentevents.ShipmentStatusChangedV2) bool {
+		return ev.Status == shipmentevents.ShipmentStatusV2Delivered
+	})
+	t.Logf("%d status changes before the restart", stopped)
+
+	got := map[string][]string{}
+	for _, r := range platformtest.Events(t, env, newChanged) {
+		got[r.Event.ShipmentID] = append(got[r.Event.ShipmentID], string(r.Event.Status))
+	}
+	for _, id := range orders {
+		if s := strings.Join(got[shipment.ShipmentID(id)], ","); s != "PICKED_UP,IN_TRANSIT,OUT_FOR_DELIVERY,DELIVERED" {
+			t.Errorf("%s: %s", id, s)
+		}
+		if code, s := getShipment(t, svc.URL, shipment.ShipmentID(id)); code != http.StatusOK || s.Status != "DELIVERED" || len(s.History) != 5 {
+			t.Errorf("GET %s: %d %+v", id, code, s)
+		}
+	}
+	if n := len(platformtest.Events(t, env, newCreated)); n != len(orders) {
+		t.Errorf("%d ShipmentCreated, want %d", n, len(orders))
+	}
+}
