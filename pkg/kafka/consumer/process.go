@@ -22,10 +22,9 @@ import (
 	"github.com/waybill/waybill/pkg/serde"
 )
 
-// errAbandoned ends an event's processing without finishing it: the
-// partition was revoked or the consumer is stopping while the event waited
-// (a back-off, a dead letter's retry). Its offset is not committed, so the
-// next owner handles it.
+// errAbandoned ends an event's decoding without finishing it: the
+// partition was revoked or the consumer is stopping while it waited for the
+// registry. Its offset is not committed, so the next owner handles it.
 var errAbandoned = errors.New("consumer: abandoned")
 
 // process handles one record and reports whether it is finished: handled,
@@ -62,12 +61,20 @@ func (r *run) process(j job) bool {
 		Timestamp: m.Timestamp, Group: group,
 	}
 	ctx := kafka.ContextWithTrace(j.p.ctx, env.TraceParent)
-	for try := 0; ; try++ {
-		var herr error // the handler's last error, when fn ran
+	// Each attempt is one call of the store's Do, so the back-off between
+	// attempts runs outside it (a durable store's Do holds a write
+	// transaction).
+	pol := r.c.cfg.Retry
+	storeTries := 0
+	for attempt := 1; ; {
+		meta.Attempt = attempt
+		var herr error // the handler's error, when fn ran
 		ran := false
 		dup, err := r.dedup.Do(ctx, env.ID, func(ctx context.Context) error {
 			ran = true
-			herr = r.handle(ctx, j, h, tm, &meta, ev)
+			start := time.Now()
+			herr = call(ctx, h, meta, ev)
+			tm.duration.Observe(time.Since(start).Seconds())
 			return herr
 		})
 		switch {
@@ -76,45 +83,33 @@ func (r *run) process(j job) bool {
 			return true
 		case err == nil:
 			return true
-		case ran && errors.Is(herr, errAbandoned):
+		case ran && herr != nil && j.p.ctx.Err() != nil:
+			// Cut short by a shutdown or revoke that stopped waiting:
+			// not the event's fault; the next owner handles it.
 			return false
+		case ran && herr != nil && IsRetryable(herr) && attempt < pol.Attempts:
+			r.c.log.Debug("consumer: retrying", "topic", topic, "partition", meta.Partition, "offset", meta.Offset,
+				"attempt", attempt+1, "error", herr)
+			if !r.backoff(j.p, attempt-1) {
+				return false
+			}
+			tm.retried.Inc()
+			attempt++
 		case ran && herr != nil:
 			code := kafka.CodeHandler
 			if IsRetryable(herr) {
 				code = kafka.CodeRetriesExhausted
 			}
-			return r.deadLetter(j, env.Type, &handlerError{code: code, err: herr}, meta.Attempt)
+			return r.deadLetter(j, env.Type, &handlerError{code: code, err: herr}, attempt)
+		default:
+			// The store failed, not the handler: wait and ask again
+			// (the same attempt).
+			r.c.log.Warn("consumer: de-duplication store", "error", err, "topic", topic, "partition", meta.Partition, "offset", meta.Offset)
+			if !r.backoff(j.p, storeTries) {
+				return false
+			}
+			storeTries++
 		}
-		// The store failed, not the handler: wait and ask again.
-		r.c.log.Warn("consumer: de-duplication store", "error", err, "topic", topic, "partition", meta.Partition, "offset", meta.Offset)
-		if !r.backoff(j.p, try) {
-			return false
-		}
-	}
-}
-
-// handle runs the handler with retries in place; meta.Attempt is the last
-// attempt made.
-func (r *run) handle(ctx context.Context, j job, h *handler, tm *typeMetrics, meta *Meta, ev events.Event) error {
-	pol := r.c.cfg.Retry
-	for attempt := 1; ; attempt++ {
-		meta.Attempt = attempt
-		start := time.Now()
-		err := call(ctx, h, *meta, ev)
-		tm.duration.Observe(time.Since(start).Seconds())
-		if err != nil && j.p.ctx.Err() != nil {
-			// Cut short by a shutdown or revoke that stopped waiting:
-			// not the event's fault; the next owner handles it.
-			return errAbandoned
-		}
-		if err == nil || !IsRetryable(err) || attempt >= pol.Attempts {
-			return err
-		}
-		if !r.backoff(j.p, attempt-1) {
-			return errAbandoned
-		}
-		tm.retried.Inc()
-		r.c.log.Debug("consumer: retrying", "topic", meta.Topic, "partition", meta.Partition, "offset", meta.Offset, "attempt", attempt+1, "error", err)
 	}
 }
 
