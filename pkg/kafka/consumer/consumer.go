@@ -44,6 +44,9 @@
 //     stalls that partition (the send is retried) rather than losing events.
 //   - De-duplication by event ID (ce_id) through a dedup.Store: a handler's
 //     side effect runs once per ID, even when Kafka delivers the event again.
+//     Each attempt is one Store.Do, so with dedup.OpenBolt a handler that
+//     writes its state through dedup.Tx(ctx) commits it together with the
+//     event's ID, and a failed attempt's writes roll back.
 //   - The handler's context carries the event's trace context
 //     (kafka.ContextWithTrace), so events it produces continue the trace.
 //   - Graceful shutdown when Run's context ends: fetching stops, running
