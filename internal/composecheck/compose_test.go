@@ -7,6 +7,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -592,7 +593,7 @@ func TestComposeEnvRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := producer.New(producer.Config{Kafka: cfg, Source: name}, serde.New(rc))
+		p, err := producer.New(producer.Config{Kafka: cfg, Source: name, Logger: slog.New(slog.DiscardHandler)}, serde.New(rc))
 		if err != nil {
 			t.Errorf("%s: the WAYBILL_KAFKA_* variables: %v", name, err)
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -111,15 +112,16 @@ func exported(t *testing.T) map[string]metric {
 		t.Fatal(err)
 	}
 	s := serde.New(rc)
+	quiet := slog.New(slog.DiscardHandler)
 	cfg := kafka.NewConfig("127.0.0.1:1") // nothing connects: New only checks the configuration
-	p, err := producer.New(producer.Config{Kafka: cfg, Source: "composecheck", Registerer: r}, s)
+	p, err := producer.New(producer.Config{Kafka: cfg, Source: "composecheck", Registerer: r, Logger: quiet}, s)
 	if err != nil {
 		t.Fatalf("composecheck: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	defer p.Close(ctx)
-	if _, err := consumer.New(consumer.Config{Kafka: cfg, Group: "composecheck", Topics: []string{"order-events"}, Registerer: r}, s); err != nil {
+	if _, err := consumer.New(consumer.Config{Kafka: cfg, Group: "composecheck", Topics: []string{"order-events"}, Registerer: r, Logger: quiet}, s); err != nil {
 		t.Fatalf("composecheck: %v", err)
 	}
 	for _, name := range []string{"waybill_events_produced_total", "waybill_events_consumed_total"} {
