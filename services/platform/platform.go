@@ -290,6 +290,7 @@ type App struct {
 
 	cfg      Config
 	ln       net.Listener
+	addr     string
 	mu       sync.Mutex
 	consumer *consumer.Consumer
 	topics   []string
@@ -373,6 +374,7 @@ func New(cfg Config) (*App, error) {
 			return nil, fmt.Errorf("platform: %s: %w", cfg.Name, err)
 		}
 	}
+	a.addr = a.ln.Addr().String()
 	a.Mux.HandleFunc("GET /healthz", a.healthz)
 	a.Mux.Handle("GET /metrics", metricsHandler(a.Metrics))
 	ok = true
@@ -383,7 +385,7 @@ func New(cfg Config) (*App, error) {
 func (a *App) Config() Config { return a.cfg }
 
 // Addr returns the address the HTTP API listens on.
-func (a *App) Addr() string { return a.ln.Addr().String() }
+func (a *App) Addr() string { return a.addr }
 
 // Consumer returns the service's consumer, subscribed to topics, for the
 // generated Handle functions (orderevents.HandleOrderCreated(c, ...)).
@@ -488,7 +490,7 @@ func (a *App) Run(ctx context.Context) error {
 	start("http", func(ctx context.Context) error {
 		return httpserve.Serve(ctx, ln, nil, a.cfg.ShutdownGrace, a.Handler(), a.Logger.With("component", "http"))
 	})
-	a.Logger.Info("service started", "addr", ln.Addr().String(), "kafka", a.cfg.Kafka.Brokers(), "registry", a.cfg.RegistryURL, "dir", a.cfg.Dir)
+	a.Logger.Info("service started", "addr", a.addr, "kafka", a.cfg.Kafka.Brokers(), "registry", a.cfg.RegistryURL, "dir", a.cfg.Dir)
 	<-runCtx.Done()
 	a.stopping.Store(true)
 	wg.Wait()
