@@ -126,13 +126,19 @@ func Setup(app *platform.App) error {
 	return o.Setup(app)
 }
 
-// Setup sets the service up on app with o: its handlers and HTTP routes.
+// Setup sets the service up on app with o: its handlers, HTTP routes and
+// metrics: waybill_alerts_raised_total{type} and
+// waybill_alerts_resolved_total{type} (every alert recorded, whoever raised or
+// resolved it), waybill_alerts_open.
 func (o Options) Setup(app *platform.App) error {
 	if o.WriteOffThreshold <= 0 {
 		o.WriteOffThreshold = DefaultWriteOffThreshold
 	}
 	s, err := newService(o, app.DB, app.Producer)
 	if err != nil {
+		return err
+	}
+	if err := s.registerMetrics(app.Metrics); err != nil {
 		return err
 	}
 	c, err := app.Consumer(alertevents.AlertRaisedTopic, shipmentevents.ShipmentStatusChangedTopic, warehouseevents.InventoryAdjustedTopic,

@@ -307,6 +307,16 @@ func TestStockAlerts(t *testing.T) {
 		}
 		return nil
 	})
+	for series, want := range map[string]float64{
+		"waybill_alerts_open": 0,
+		`waybill_alerts_raised_total{type="INVENTORY_SHORTAGE"}`:   4,
+		`waybill_alerts_resolved_total{type="INVENTORY_SHORTAGE"}`: 4,
+		`waybill_alerts_raised_total{type="DAMAGE"}`:               1,
+	} {
+		if got := sample(t, svc.URL, series); got != want {
+			t.Errorf("%s %v, want %v", series, got, want)
+		}
+	}
 	res := map[string]string{}
 	for _, r := range own(t, env, newResolved) {
 		res[r.AlertID] = r.Resolution
@@ -328,4 +338,26 @@ func TestOptionsFromEnv(t *testing.T) {
 			t.Errorf("%q: %+v, %v", tc.v, o, err)
 		}
 	}
+}
+
+// sample returns the value of the /metrics line that starts with series
+// (a metric name with its labels as Prometheus writes them), or -1.
+func sample(t *testing.T, url, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, series+" ") {
+			v, err := strconv.ParseFloat(line[len(series)+1:], 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return v
+		}
+	}
+	return -1
 }

@@ -2,10 +2,12 @@ package alert
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
 
 	"github.com/waybill/waybill/pkg/events/alertevents"
@@ -39,6 +41,39 @@ type service struct {
 	raised   *producer.Typed[*alertevents.AlertRaisedV2]
 	resolved *producer.Typed[*alertevents.AlertResolvedV1]
 	now      func() time.Time
+	// raisedTotal and resolvedTotal count the alerts recorded as raised
+	// and as resolved, by type, whoever raised or resolved them.
+	raisedTotal, resolvedTotal *prometheus.CounterVec
+}
+
+func (s *service) registerMetrics(r prometheus.Registerer) error {
+	s.raisedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "waybill_alerts_raised_total", Help: "Alerts recorded as raised, by type, whoever raised them.",
+	}, []string{"type"})
+	s.resolvedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "waybill_alerts_resolved_total", Help: "Alerts recorded as resolved, by type, whoever resolved them.",
+	}, []string{"type"})
+	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "waybill_alerts_open", Help: "Alerts open now.",
+	}, func() float64 {
+		n := 0
+		_ = s.db.View(func(tx *bbolt.Tx) error {
+			return tx.Bucket(bucketAlerts).ForEach(func(_, v []byte) error {
+				var a struct{ Status string }
+				if json.Unmarshal(v, &a) == nil && a.Status == StatusOpen {
+					n++
+				}
+				return nil
+			})
+		})
+		return float64(n)
+	})
+	for _, c := range []prometheus.Collector{s.raisedTotal, s.resolvedTotal, open} {
+		if err := r.Register(c); err != nil {
+			return fmt.Errorf("alert: %w", err)
+		}
+	}
+	return nil
 }
 
 func newService(opts Options, db *bbolt.DB, p *producer.Producer) (*service, error) {
@@ -115,6 +150,7 @@ func (s *service) onAlertRaised(ctx context.Context, m consumer.Meta, ev *alerte
 	case old != nil: // resolved before it was read as raised
 		a.Status, a.Resolution, a.ResolvedAt = old.Status, old.Resolution, old.ResolvedAt
 	default:
+		s.raisedTotal.WithLabelValues(a.Type).Inc()
 		platform.Logger(ctx).Warn("alert raised", "alert_id", a.ID, "type", a.Type, "severity", a.Severity,
 			"entity_type", a.EntityType, "entity_id", a.EntityID, "raised_by", a.RaisedBy, "description", a.Description)
 	}
@@ -140,6 +176,9 @@ func (s *service) onAlertResolved(ctx context.Context, _ consumer.Meta, ev *aler
 	}
 	at := ev.ResolvedAt
 	a.Status, a.Resolution, a.ResolvedAt = StatusResolved, ev.Resolution, &at
+	if a.RaisedAt != nil {
+		s.resolvedTotal.WithLabelValues(a.Type).Inc()
+	}
 	return putAlert(tx, a)
 }
 
@@ -284,6 +323,7 @@ func (s *service) raise(ctx context.Context, tx *bbolt.Tx, ev *alertevents.Alert
 	}
 	a := alertFrom(ev)
 	a.RaisedBy, a.TraceID = "alert-service", platform.TraceID(ctx)
+	s.raisedTotal.WithLabelValues(a.Type).Inc()
 	platform.Logger(ctx).Warn("alert raised", "alert_id", a.ID, "type", a.Type, "severity", a.Severity,
 		"entity_type", a.EntityType, "entity_id", a.EntityID, "rule", a.Attributes["rule"], "description", a.Description)
 	return putAlert(tx, a)
@@ -296,6 +336,7 @@ func (s *service) resolve(ctx context.Context, tx *bbolt.Tx, a *Alert, resolutio
 		return consumer.Retryable(fmt.Errorf("alert: send AlertResolved %s: %w", a.ID, err))
 	}
 	a.Status, a.Resolution, a.ResolvedAt = StatusResolved, resolution, &now
+	s.resolvedTotal.WithLabelValues(a.Type).Inc()
 	platform.Logger(ctx).Info("alert resolved", "alert_id", a.ID, "type", a.Type, "entity_type", a.EntityType,
 		"entity_id", a.EntityID, "resolution", resolution)
 	return putAlert(tx, a)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
 
 	"github.com/waybill/waybill/pkg/events/alertevents"
@@ -42,9 +43,10 @@ var (
 type service struct {
 	db     *bbolt.DB
 	logger *slog.Logger
+	sent   *prometheus.CounterVec
 }
 
-func newService(db *bbolt.DB, logger *slog.Logger) (*service, error) {
+func newService(db *bbolt.DB, logger *slog.Logger, r prometheus.Registerer) (*service, error) {
 	err := db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{bucketOrders, bucketShipments, bucketMessages, bucketIDs, bucketPending, bucketCancelled} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -56,7 +58,13 @@ func newService(db *bbolt.DB, logger *slog.Logger) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &service{db: db, logger: logger}, nil
+	s := &service{db: db, logger: logger, sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "waybill_notifications_total", Help: "Messages recorded for customers, by kind.",
+	}, []string{"kind"})}
+	if err := r.Register(s.sent); err != nil {
+		return nil, fmt.Errorf("notification: %w", err)
+	}
+	return s, nil
 }
 
 func (s *service) register(c *consumer.Consumer) {
@@ -194,6 +202,7 @@ func (s *service) deliver(tx *bbolt.Tx, msg *Message) error {
 	if err := tx.Bucket(bucketIDs).Put([]byte(msg.ID), []byte(key)); err != nil {
 		return err
 	}
+	s.sent.WithLabelValues(msg.Kind).Inc()
 	s.logger.Info("notification", "customer_id", msg.CustomerID, "order_id", msg.OrderID, "shipment_id", msg.ShipmentID,
 		"kind", msg.Kind, "text", msg.Text, "trace_id", msg.TraceID, "event_id", msg.EventID)
 	return nil

@@ -59,9 +59,10 @@ import (
 // Name is the service's name: its consumer group is "notification-service".
 const Name = "notification"
 
-// Setup sets the service up on app: its handlers and HTTP route.
+// Setup sets the service up on app: its handlers, its HTTP route and its
+// metric, waybill_notifications_total{kind}.
 func Setup(app *platform.App) error {
-	s, err := newService(app.DB, app.Logger)
+	s, err := newService(app.DB, app.Logger, app.Metrics)
 	if err != nil {
 		return err
 	}

@@ -214,6 +214,10 @@ func TestNotifications(t *testing.T) {
 		t.Errorf("cus-2 after a shipment of the cancelled order: %s", got)
 	}
 
+	if got := sample(t, svc.URL, `waybill_notifications_total{kind="order_created"}`); got != 4 {
+		t.Errorf("waybill_notifications_total{kind=order_created} %v, want 4", got)
+	}
+
 	resp, err = http.Get(svc.URL + "/notifications?customer=cus-1&order_id=ord-9")
 	if err != nil {
 		t.Fatal(err)
@@ -223,4 +227,26 @@ func TestNotifications(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&none); err != nil || none.Notifications == nil || len(none.Notifications) != 0 {
 		t.Errorf("cus-1 order ord-9: %v %+v", err, none)
 	}
+}
+
+// sample returns the value of the /metrics line that starts with series
+// (a metric name with its labels as Prometheus writes them), or -1.
+func sample(t *testing.T, url, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, series+" ") {
+			v, err := strconv.ParseFloat(line[len(series)+1:], 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return v
+		}
+	}
+	return -1
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
 
 	"github.com/waybill/waybill/pkg/envelope"
@@ -28,14 +29,48 @@ type service struct {
 	created *producer.Typed[*shipmentevents.ShipmentCreatedV1]
 	changed *producer.Typed[*shipmentevents.ShipmentStatusChangedV2]
 	alerts  *producer.Typed[*alertevents.AlertRaisedV2]
+	metrics metrics
 }
 
-func newService(opts Options, db *bbolt.DB, p *producer.Producer) (*service, error) {
+// metrics are the service's own (see Setup).
+type metrics struct {
+	created, cancelled, delays prometheus.Counter
+	statuses                   *prometheus.CounterVec
+}
+
+func newMetrics(r prometheus.Registerer) (metrics, error) {
+	m := metrics{
+		created: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "waybill_shipments_created_total", Help: "Shipments booked (ShipmentCreated sent).",
+		}),
+		cancelled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "waybill_shipments_cancelled_total", Help: "Shipments cancelled with their order before pick-up.",
+		}),
+		delays: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "waybill_shipment_delays_total", Help: "Shipments past their ETA (DELAY alerts sent).",
+		}),
+		statuses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "waybill_shipment_status_changes_total", Help: "Status changes sent (ShipmentStatusChanged), by status.",
+		}, []string{"status"}),
+	}
+	for _, c := range []prometheus.Collector{m.created, m.cancelled, m.delays, m.statuses} {
+		if err := r.Register(c); err != nil {
+			return m, fmt.Errorf("shipment: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func newService(opts Options, db *bbolt.DB, p *producer.Producer, r prometheus.Registerer) (*service, error) {
 	if err := createBuckets(db); err != nil {
 		return nil, err
 	}
+	m, err := newMetrics(r)
+	if err != nil {
+		return nil, err
+	}
 	return &service{
-		opts: opts, db: db, now: func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
+		opts: opts, db: db, metrics: m, now: func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
 		created: shipmentevents.NewShipmentCreatedProducer(p),
 		changed: shipmentevents.NewShipmentStatusChangedProducer(p),
 		alerts:  alertevents.NewAlertRaisedProducer(p),
@@ -135,6 +170,7 @@ func (s *service) create(ctx context.Context, tx *bbolt.Tx, orderID string, o *o
 	}); err != nil {
 		return consumer.Retryable(fmt.Errorf("shipment: send ShipmentCreated %s: %w", id, err))
 	}
+	s.metrics.created.Inc()
 	platform.Logger(ctx).Info("shipment created", "shipment_id", id, "order_id", orderID, "carrier", carrier,
 		"tracking_number", tracking, "eta", eta, "held_for_delay", sh.HeldForDelay)
 	return putShipment(tx, sh)
@@ -176,6 +212,7 @@ func (s *service) onOrderCancelled(ctx context.Context, _ consumer.Meta, ev *ord
 	now := s.now()
 	sh.Status, sh.UpdatedAt, sh.NextStepAt = StatusCancelled, now, nil
 	sh.History = append(sh.History, StatusEntry{Status: StatusCancelled, At: now})
+	s.metrics.cancelled.Inc()
 	platform.Logger(ctx).Info("shipment cancelled with its order", "order_id", ev.OrderID, "shipment_id", sh.ID,
 		"reason", string(ev.Reason))
 	return putShipment(tx, sh)
@@ -250,6 +287,7 @@ func (s *service) advance(ctx context.Context, tx *bbolt.Tx, id string) error {
 			return fmt.Errorf("shipment: send ShipmentStatusChanged %s %s: %w", sh.ID, a.status, err)
 		}
 		sh.apply(a.status, loc, now, s.opts.Step)
+		s.metrics.statuses.WithLabelValues(sh.Status).Inc()
 		platform.Logger(ctx).Info("shipment status changed", "shipment_id", sh.ID, "order_id", sh.OrderID, "status", sh.Status)
 	}
 	return putShipment(tx, sh)
@@ -278,6 +316,7 @@ func (s *service) raiseDelay(ctx context.Context, sh *Shipment, now time.Time) e
 	}
 	platform.Logger(ctx).Warn("shipment delayed", "shipment_id", sh.ID, "order_id", sh.OrderID, "alert_id", alert.AlertID,
 		"eta", sh.ETA, "new_eta", eta)
+	s.metrics.delays.Inc()
 	sh.DelayAlertID, sh.ETA = alert.AlertID, eta
 	return nil
 }

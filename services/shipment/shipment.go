@@ -156,10 +156,15 @@ func Setup(app *platform.App) error {
 	return o.Setup(app)
 }
 
-// Setup sets the service up on app with o: its handlers, its HTTP routes and
-// the ticker that moves shipments along.
+// Setup sets the service up on app with o: its handlers, its HTTP routes,
+// the ticker that moves shipments along, and its metrics:
+// waybill_shipments_created_total, waybill_shipments_cancelled_total,
+// waybill_shipment_delays_total and
+// waybill_shipment_status_changes_total{status}. (Counted when the event is
+// sent; a transaction that then rolls back is counted anyway, as the event
+// it sent is.)
 func (o Options) Setup(app *platform.App) error {
-	s, err := newService(o.withDefaults(), app.DB, app.Producer)
+	s, err := newService(o.withDefaults(), app.DB, app.Producer, app.Metrics)
 	if err != nil {
 		return err
 	}

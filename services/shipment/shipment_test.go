@@ -95,7 +95,7 @@ func TestJourney(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	env := platformtest.New(t)
-	opts := shipment.Options{Step: 150 * time.Millisecond, ETA: 1500 * time.Millisecond}
+	opts := shipment.Options{Step: 150 * time.Millisecond, ETA: 2500 * time.Millisecond}
 	svc := env.Start(t, env.Config(t, shipment.Name), opts.Setup)
 
 	trace := envelope.NewTrace()
@@ -162,6 +162,15 @@ func TestJourney(t *testing.T) {
 		t.Errorf("GET shp-ord-1: %d %+v", code, s)
 	}
 
+	for series, want := range map[string]float64{
+		`waybill_shipment_status_changes_total{status="DELIVERED"}`: 2,
+		"waybill_shipments_created_total":                           2,
+		"waybill_shipment_delays_total":                             1,
+	} {
+		if got := sample(t, svc.URL, series); got != want {
+			t.Errorf("%s %v, want %v", series, got, want)
+		}
+	}
 	for _, tc := range []struct {
 		id   string
 		want int
@@ -346,4 +355,26 @@ func TestRestart(t *testing.T) {
 	if n := len(platformtest.Events(t, env, newCreated)); n != len(orders) {
 		t.Errorf("%d ShipmentCreated, want %d", n, len(orders))
 	}
+}
+
+// sample returns the value of the /metrics line that starts with series
+// (a metric name with its labels as Prometheus writes them), or -1.
+func sample(t *testing.T, url, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, series+" ") {
+			v, err := strconv.ParseFloat(line[len(series)+1:], 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return v
+		}
+	}
+	return -1
 }
