@@ -8,6 +8,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/waybill/waybill/pkg/events/shipmentevents"
 	"github.com/waybill/waybill/services/platform"
 )
 
@@ -70,15 +71,15 @@ func (s *service) delayShipment(w http.ResponseWriter, r *http.Request) {
 		if err != nil || sh == nil {
 			return err
 		}
-		if !sh.active() {
-			return errNotActive
+		if !sh.active() || sh.Status == string(shipmentevents.ShipmentStatusV2OutForDelivery) {
+			return errNotActive // the hold is IN_TRANSIT: too late once out for delivery
 		}
 		sh.HeldForDelay = true
 		return putShipment(tx, sh)
 	})
 	switch {
 	case errors.Is(err, errNotActive):
-		platform.WriteError(w, http.StatusConflict, "", "shipment "+sh.ID+" is "+sh.Status+": it can no longer be delayed")
+		platform.WriteError(w, http.StatusConflict, "", "shipment "+sh.ID+" is "+sh.Status+": too late to delay it")
 	case err != nil:
 		platform.WriteError(w, http.StatusInternalServerError, "", err.Error())
 	case sh == nil:

@@ -61,7 +61,9 @@
 //     when unknown).
 //   - GET /shipments?order_id=...&status=...: the shipments, oldest first.
 //   - POST /shipments/{id}/delay: the delay demo hook (202 with the
-//     shipment; 404 unknown; 409 when it is delivered or cancelled).
+//     shipment; 404 unknown; 409 once it is out for delivery, delivered or
+//     cancelled). The hold lasts until one step past the shipment's ETA,
+//     so with a long WAYBILL_SHIPMENT_ETA the demo takes as long.
 //
 // # Delivery guarantees
 //
