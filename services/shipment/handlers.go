@@ -233,11 +233,11 @@ func (s *service) run(ctx context.Context) error {
 	}
 }
 
-// tick advances every active shipment that is due, each in a transaction of
-// its own in which its events are sent before the commit: a crash in between
+// tick advances every active shipment that is due, each in a write
+// transaction of its own (which checks again what is due) in which its events are sent before the commit: a crash in between
 // sends them again (same shipment and alert IDs) rather than losing them.
 func (s *service) tick(ctx context.Context) {
-	ids, err := activeIDs(s.db)
+	ids, err := dueIDs(s.db, s.now(), s.opts.Step)
 	if err != nil {
 		platform.Logger(ctx).Error("shipment: list active shipments", "err", err)
 		return

@@ -100,11 +100,24 @@ func putShipment(tx *bbolt.Tx, s *Shipment) error {
 	return tx.Bucket(bucketActive).Delete([]byte(s.ID))
 }
 
-func activeIDs(db *bbolt.DB) ([]string, error) {
+// dueIDs lists the active shipments that have something due at now, read
+// in one read transaction, so a tick writes (and syncs) only for those.
+func dueIDs(db *bbolt.DB, now time.Time, step time.Duration) ([]string, error) {
 	var ids []string
 	err := db.View(func(tx *bbolt.Tx) error {
+		shipments := tx.Bucket(bucketShipments)
 		return tx.Bucket(bucketActive).ForEach(func(k, _ []byte) error {
-			ids = append(ids, string(k))
+			v := shipments.Get(k)
+			if v == nil {
+				return nil
+			}
+			var sh Shipment
+			if err := json.Unmarshal(v, &sh); err != nil {
+				return fmt.Errorf("shipment: shipment %q: %w", k, err)
+			}
+			if a := sh.due(now, step); a.advance || a.raiseDelay {
+				ids = append(ids, string(k))
+			}
 			return nil
 		})
 	})
