@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net/http"
 	"regexp"
@@ -332,8 +333,16 @@ type cancelRequest struct {
 
 func (s *service) cancel(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	// The body is optional: none (or an empty one) cancels at the
+	// customer's request.
 	var req cancelRequest
-	if r.ContentLength != 0 {
+	body, err := io.ReadAll(io.LimitReader(r.Body, platform.MaxBodyBytes+1))
+	if err != nil {
+		platform.WriteError(w, http.StatusBadRequest, "", "order: reading the body: "+err.Error())
+		return
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		if err := platform.DecodeJSON(r, &req); err != nil {
 			platform.WriteErr(w, http.StatusBadRequest, err)
 			return
@@ -357,7 +366,7 @@ func (s *service) cancel(w http.ResponseWriter, r *http.Request) {
 		o        *Order
 		conflict string
 	)
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err = s.db.Update(func(tx *bbolt.Tx) error {
 		var err error
 		if o, err = getOrder(tx, id); err != nil || o == nil {
 			return err

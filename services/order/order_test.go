@@ -134,6 +134,8 @@ func TestPlace(t *testing.T) {
 		{"no line items", strings.Replace(validOrder, `[{"sku": "SKU-MUG-350", "quantity": 2}, {"sku": "SKU-TSHIRT-M-BLU", "quantity": 1}]`, `[]`, 1), "line_items"},
 		{"quantity 0", strings.Replace(validOrder, `"quantity": 1`, `"quantity": 0`, 1), "line_items[1].quantity"},
 		{"quantity a string", strings.Replace(validOrder, `"quantity": 1`, `"quantity": "1"`, 1), "line_items.quantity"},
+		{"quantity a fraction", strings.Replace(validOrder, `"quantity": 1`, `"quantity": 1.5`, 1), "line_items.quantity"},
+		{"quantity too large", strings.Replace(validOrder, `"quantity": 1`, `"quantity": 99999999999`, 1), "line_items.quantity"},
 		{"sku missing", strings.Replace(validOrder, `"sku": "SKU-TSHIRT-M-BLU", `, ``, 1), "line_items[1].sku"},
 		{"sku twice", strings.Replace(validOrder, `SKU-TSHIRT-M-BLU`, `SKU-MUG-350`, 1), "line_items[1].sku"},
 		{"sku with a space", strings.Replace(validOrder, `SKU-TSHIRT-M-BLU`, `SKU TSHIRT`, 1), "line_items[1].sku"},
@@ -256,6 +258,12 @@ func TestLifecycle(t *testing.T) {
 	platformtest.DoJSON(t, "POST", svc.URL+"/orders/"+o2.ID+"/cancel", nil, http.StatusConflict, nil)
 	platformtest.DoJSON(t, "POST", svc.URL+"/orders/ord-nope/cancel", nil, http.StatusNotFound, nil)
 	recs := platformtest.Wait(t, env, func() *orderevents.OrderCancelledV1 { return new(orderevents.OrderCancelledV1) }, 1, 0, nil)
+	// Without a body (or with an empty one): at the customer's request.
+	o3 := place(t, svc, validOrder)
+	platformtest.DoJSON(t, "POST", svc.URL+"/orders/"+o3.ID+"/cancel", "", http.StatusOK, &c)
+	if c.Cancellation == nil || c.Cancellation.Reason != "CUSTOMER_REQUEST" {
+		t.Errorf("cancelled without a body: %+v", c.Cancellation)
+	}
 	if len(recs) != 1 || recs[0].Event.OrderID != o2.ID || recs[0].Event.Reason != orderevents.CancellationReasonPaymentFailed ||
 		hex.EncodeToString(recs[0].Envelope.TraceParent.TraceID[:]) != o2.TraceID {
 		t.Errorf("OrderCancelled %+v, want order %s in trace %s", recs, o2.ID, o2.TraceID)
@@ -277,7 +285,7 @@ func TestLifecycle(t *testing.T) {
 	for _, want := range []string{
 		`waybill_order_status_changes_total{status="DELIVERED"} 1`,
 		`waybill_events_duplicate_skipped_total{event_type="waybill.warehouse.InventoryReserved",group="order-service",topic="warehouse-events"} 1`,
-		"waybill_orders_cancelled_total 1",
+		"waybill_orders_cancelled_total 2",
 	} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %s", want)

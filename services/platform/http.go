@@ -183,6 +183,12 @@ func DecodeJSON(r *http.Request, v any) error {
 		var te *json.UnmarshalTypeError
 		var se *json.SyntaxError
 		switch {
+		case errors.As(err, &te) && strings.HasPrefix(te.Value, "number") && jsonType(te.Type.Kind().String()) == "number":
+			n := strings.TrimPrefix(te.Value, "number ")
+			if strings.ContainsAny(n, ".eE") {
+				return &FieldError{Field: te.Field, Msg: fmt.Sprintf("want a whole number, got %s", n)}
+			}
+			return &FieldError{Field: te.Field, Msg: fmt.Sprintf("%s is out of range (%s)", n, te.Type)}
 		case errors.As(err, &te):
 			return &FieldError{Field: te.Field, Msg: fmt.Sprintf("want a JSON %s, got %s", jsonType(te.Type.Kind().String()), te.Value)}
 		case errors.As(err, &se):

@@ -221,6 +221,17 @@ func (s *service) onOrderCancelled(ctx context.Context, _ consumer.Meta, ev *ord
 			return err
 		}
 		r.Status, outcome = StatusReleased, "released"
+		if err := putReservation(tx, r); err != nil {
+			return err
+		}
+		// The units released may be what a backorder waits for.
+		filled, err := s.fillBackorders(ctx, tx, now)
+		if err != nil {
+			return consumer.Retryable(err)
+		}
+		for range filled {
+			s.metrics.orders.WithLabelValues("backorder_filled").Inc()
+		}
 	case StatusBackordered:
 		if err := tx.Bucket(bucketBackorders).Delete(seqKey(r.Backorder)); err != nil {
 			return err

@@ -30,8 +30,9 @@
 //     comma-separated, shortfall: "SKU:missing,...") is sent. Its ID is
 //     ShortageAlertID(order_id), "shortage-<order_id>".
 //   - order-events OrderCancelled: a reservation is released (its units
-//     become available); a backorder is dropped. No event: the
-//     cancellation itself tells everyone. A cancellation read before its
+//     become available, and fill the backorders they can: see Backorders);
+//     a backorder is dropped. No event about the release itself: the
+//     cancellation tells everyone. A cancellation read before its
 //     order (it cannot happen on one partition, but a replay may) is
 //     remembered, and the order is then ignored.
 //   - shipment-events ShipmentCreated (to learn which order a shipment
@@ -45,8 +46,8 @@
 //
 // # Backorders
 //
-// Goods received through POST /stock fill the backorders, oldest first:
-// each backordered order whose lines now all fit is reserved, and its
+// Goods received through POST /stock, and units a cancellation releases,
+// fill the backorders, oldest first: each backordered order whose lines now all fit is reserved, and its
 // InventoryReserved is sent (continuing the order's trace), so a shortage
 // resolves itself when the goods arrive. An order that still does not fit
 // waits, and a later, smaller one may go before it.

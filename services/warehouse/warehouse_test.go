@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/waybill/waybill/pkg/envelope"
 	"github.com/waybill/waybill/pkg/events/alertevents"
 	"github.com/waybill/waybill/pkg/events/orderevents"
 	"github.com/waybill/waybill/pkg/events/shipmentevents"
 	"github.com/waybill/waybill/pkg/events/warehouseevents"
+	"github.com/waybill/waybill/pkg/kafka"
 	"github.com/waybill/waybill/services/platform"
 	"github.com/waybill/waybill/services/platform/platformtest"
 	"github.com/waybill/waybill/services/warehouse"
@@ -252,5 +254,31 @@ func TestRestart(t *testing.T) {
 	_, m := platformtest.Do(t, "GET", svc.URL+"/metrics", nil)
 	if !strings.Contains(string(m), `waybill_events_duplicate_skipped_total{event_type="waybill.orders.OrderCreated",group="warehouse-service",topic="order-events"} 1`) {
 		t.Error("the order redelivered after the restart was not skipped as a duplicate")
+	}
+}
+
+// TestCancelFillsBackorder: units a cancellation releases fill a waiting
+// backorder, whose InventoryReserved continues the trace of its order.
+func TestCancelFillsBackorder(t *testing.T) {
+	env := platformtest.New(t)
+	svc := env.Start(t, env.Config(t, warehouse.Name), warehouse.Options{Seed: map[string]int64{"SKU-A": 2}}.Setup)
+	ctx := t.Context()
+	env.Send(t, ctx, orderV2("ord-1", line("SKU-A", 2)))
+	platformtest.Wait(t, env, newReserved, 1, 0, reservedFor("ord-1"))
+	trace := envelope.NewTrace()
+	env.Send(t, kafka.ContextWithTrace(ctx, trace), orderV2("ord-2", line("SKU-A", 1)))
+	waitReservation(t, svc, "ord-2", warehouse.StatusBackordered)
+
+	env.Send(t, ctx, &orderevents.OrderCancelledV1{OrderID: "ord-1", Reason: orderevents.CancellationReasonCustomerRequest, CancelledAt: now()})
+	got := platformtest.Wait(t, env, newReserved, 1, 0, reservedFor("ord-2"))
+	if tp := got[0].Envelope.TraceParent; tp.TraceID != trace.TraceID {
+		t.Errorf("backorder's InventoryReserved in trace %x, want the order's %x", tp.TraceID, trace.TraceID)
+	}
+	waitReservation(t, svc, "ord-1", warehouse.StatusReleased)
+	waitReservation(t, svc, "ord-2", warehouse.StatusReserved)
+	waitStock(t, svc, "SKU-A", 2, 1)
+	_, m := platformtest.Do(t, "GET", svc.URL+"/metrics", nil)
+	if !strings.Contains(string(m), `waybill_warehouse_orders_total{outcome="backorder_filled"} 1`) {
+		t.Error("/metrics: no backorder_filled")
 	}
 }
