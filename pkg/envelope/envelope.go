@@ -148,7 +148,7 @@ func EncodeInto(m *Message, e Envelope) error {
 	if clockTime {
 		e.Time = now
 	}
-	if e.TraceParent.IsZero() {
+	if e.TraceParent.zero() {
 		e.TraceParent = NewTrace()
 	}
 	idLen := len(e.ID)
@@ -246,7 +246,7 @@ func (e *Envelope) check() error {
 	if e.EventVersion < 1 || e.EventVersion > 999_999_999 {
 		return malformed(HeaderEventVersion, []byte(strconv.Itoa(e.EventVersion)), "is not a version (1 to 999999999)")
 	}
-	if !e.TraceParent.IsZero() {
+	if !e.TraceParent.zero() {
 		if err := e.TraceParent.validate(); err != nil {
 			return malformed(HeaderTraceParent, []byte(e.TraceParent.String()), "%s", err.Error())
 		}

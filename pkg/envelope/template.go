@@ -107,7 +107,7 @@ func (t *Template) EncodeInto(m *Message, f Fields, body AvroAppender) error {
 	if f.ID == "" || f.Time.IsZero() {
 		ns = unixNano() // one clock read for both
 	}
-	if f.TraceParent.IsZero() {
+	if f.TraceParent.zero() {
 		f.TraceParent = NewTrace()
 	}
 	idLen := len(f.ID)

@@ -38,7 +38,7 @@ func NewTrace() TraceParent {
 // zero TraceParent (the received event carried none) it starts a new trace,
 // so `out.TraceParent = in.TraceParent.Child()` is always right.
 func (t TraceParent) Child() (c TraceParent) {
-	if t.IsZero() {
+	if t.zero() {
 		return NewTrace()
 	}
 	// Field by field, not t with a new SpanID: copying the 25-byte struct
@@ -69,9 +69,19 @@ func (t *TraceParent) appendTo(dst []byte) []byte {
 	return dst
 }
 
+// zero is IsZero without copying t: the inlined value receiver copies the
+// 25 bytes with two overlapping 16-byte moves, and the loads that follow
+// stall on store forwarding.
+func (t *TraceParent) zero() bool {
+	return t.TraceID == [16]byte{} && t.SpanID == [8]byte{} && t.Flags == 0
+}
+
 // valid reports whether t is zero or validates: the fast path of validate.
 func (t *TraceParent) valid() bool {
-	return t.IsZero() || t.TraceID != [16]byte{} && t.SpanID != [8]byte{}
+	if t.TraceID == [16]byte{} {
+		return t.SpanID == [8]byte{} && t.Flags == 0 // zero, or no trace ID
+	}
+	return t.SpanID != [8]byte{}
 }
 
 func (t TraceParent) validate() error {
