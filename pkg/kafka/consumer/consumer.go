@@ -88,8 +88,10 @@ type Config struct {
 	// break the guarantees (enable.auto.offset.store must stay false).
 	// Defaults set under it: partition.assignment.strategy=
 	// cooperative-sticky, enable.auto.commit=true, auto.offset.reset=
-	// earliest, statistics.interval.ms=5000. The dead-letter producer is
-	// made from the same properties (idempotent, acks=all).
+	// earliest, statistics.interval.ms=5000. With enable.auto.commit=false
+	// the consumer commits the stored offsets itself, every
+	// auto.commit.interval.ms. The dead-letter producer is made from the
+	// same properties (idempotent, acks=all).
 	Kafka kafka.Config
 	// Group is the consumer group (group.id); required.
 	Group string

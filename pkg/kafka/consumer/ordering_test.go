@@ -175,3 +175,34 @@ func TestSlowKeyHoldsCommit(t *testing.T) {
 	}
 	t.Logf("committed offset held at %d while %d later events were handled", slowOffset, after)
 }
+
+// With enable.auto.commit=false the consumer commits what is done itself,
+// every auto.commit.interval.ms, while it runs.
+func TestCommitsWithoutAutoCommit(t *testing.T) {
+	const topic = orderevents.OrderCreatedTopic
+	e := newEnv(t, 2, topic)
+	var msgs []*ck.Message
+	for i := range 100 {
+		msgs = append(msgs, e.encode(t, order(fmt.Sprintf("ord-%d", i%10))))
+	}
+	e.produce(t, msgs...)
+	cfg := e.config("manual", topic)
+	cfg.Kafka = cfg.Kafka.With("enable.auto.commit", "false").With("auto.commit.interval.ms", "200")
+	var handled atomic.Int64
+	c, err := consumer.New(cfg, e.serde)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer.Handle(c, func() *orderevents.OrderCreatedV2 { return new(orderevents.OrderCreatedV2) },
+		func(ctx context.Context, m consumer.Meta, ev *orderevents.OrderCreatedV2) error {
+			handled.Add(1)
+			return nil
+		})
+	r := start(t, c)
+	eventually(t, 20*time.Second, "committed while running", func() bool {
+		return handled.Load() == 100 && e.committedAll(t, "manual", topic)
+	})
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -56,8 +56,12 @@ type run struct {
 	typeMetrics sync.Map // typeKey -> *typeMetrics
 
 	lastStore time.Time
-	storeBuf  []ck.TopicPartition
-	fatal     error
+	// commitEvery is how often store commits when auto-commit is off (0:
+	// librdkafka commits).
+	commitEvery time.Duration
+	lastCommit  time.Time
+	storeBuf    []ck.TopicPartition
+	fatal       error
 }
 
 // Run joins the group and handles events until ctx ends, then shuts down
@@ -96,6 +100,12 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 	}
 	defer func() { r.closeProducer(r.producer()) }()
 
+	if c.cfg.Kafka.Properties["enable.auto.commit"] == "false" {
+		r.commitEvery = 5 * time.Second
+		if ms, err := strconv.Atoi(c.cfg.Kafka.Properties["auto.commit.interval.ms"]); err == nil && ms > 0 {
+			r.commitEvery = time.Duration(ms) * time.Millisecond
+		}
+	}
 	if r.cons, err = ck.NewConsumer(c.consumerConfig()); err != nil {
 		return fmt.Errorf("consumer: %s", c.cfg.Kafka.Redact(err.Error()))
 	}
@@ -238,9 +248,13 @@ func (r *run) assigned() []ck.TopicPartition {
 }
 
 // store hands librdkafka the offsets that moved; its auto-commit commits
-// them.
+// them. With enable.auto.commit=false, store commits them itself every
+// auto.commit.interval.ms (5 s unless set).
 func (r *run) store() {
 	r.lastStore = time.Now()
+	if r.commitEvery > 0 && r.lastStore.Sub(r.lastCommit) >= r.commitEvery {
+		defer r.commit()
+	}
 	offs := r.storeBuf[:0]
 	for _, p := range r.parts {
 		if off, ok := p.take(); ok {
@@ -253,6 +267,14 @@ func (r *run) store() {
 	}
 	if _, err := r.cons.StoreOffsets(offs); err != nil {
 		r.c.log.Debug("consumer: storing offsets", "error", r.c.cfg.Kafka.Redact(err.Error()))
+	}
+}
+
+// commit commits the stored offsets (only when auto-commit is off).
+func (r *run) commit() {
+	r.lastCommit = time.Now()
+	if _, err := r.cons.Commit(); err != nil && !isNoOffset(err) {
+		r.c.log.Warn("consumer: commit", "error", r.c.cfg.Kafka.Redact(err.Error()))
 	}
 }
 
