@@ -53,6 +53,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -490,7 +491,11 @@ func (a *App) Run(ctx context.Context) error {
 	start("http", func(ctx context.Context) error {
 		return httpserve.Serve(ctx, ln, nil, a.cfg.ShutdownGrace, a.Handler(), a.Logger.With("component", "http"))
 	})
-	a.Logger.Info("service started", "addr", a.addr, "kafka", a.cfg.Kafka.Brokers(), "registry", a.cfg.RegistryURL, "dir", a.cfg.Dir)
+	registryURL := a.cfg.RegistryURL
+	if u, err := url.Parse(registryURL); err == nil {
+		registryURL = u.Redacted() // no password in the log
+	}
+	a.Logger.Info("service started", "addr", a.addr, "kafka", a.cfg.Kafka.Brokers(), "registry", registryURL, "dir", a.cfg.Dir)
 	<-runCtx.Done()
 	a.stopping.Store(true)
 	wg.Wait()
@@ -565,6 +570,10 @@ func Main(name string, setup func(*App) error) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal kills the process, as without a handler
+	}()
 	a, err := New(cfg)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s-service: %v\n", name, err)
