@@ -4,42 +4,44 @@
 //
 // # Events
 //
-// Consumed (group alert-service), with the latest version of each type:
+// Consumed (group alert-service), with the latest version of each type.
 //
-//   - alert-events AlertRaised, AlertResolved: every alert, whoever raised it
-//     (warehouse-service: INVENTORY_SHORTAGE; shipment-service: DELAY;
-//     this service), is recorded, and closed by its AlertResolved. A repeated
-//     AlertRaised (same alert_id, re-sent after a crash) changes nothing;
-//     an AlertResolved read before its AlertRaised keeps the alert closed.
-//   - shipment-events ShipmentStatusChanged:
-//   - EXCEPTION raises an alert (type OTHER, WARNING, entity SHIPMENT,
-//     rule shipment-exception), one open per shipment; the shipment moving
-//     on (PICKED_UP, IN_TRANSIT, OUT_FOR_DELIVERY) or DELIVERED resolves
-//     it.
+// alert-events AlertRaised and AlertResolved: every alert, whoever raised it
+// (warehouse-service: INVENTORY_SHORTAGE; shipment-service: DELAY; this
+// service), is recorded, and closed by its AlertResolved. A repeated
+// AlertRaised (same alert_id, re-sent after a crash) changes nothing; an
+// AlertResolved read before its AlertRaised keeps the alert closed.
+//
+// shipment-events ShipmentStatusChanged:
+//
+//   - EXCEPTION raises an alert (type OTHER, WARNING, entity SHIPMENT, rule
+//     shipment-exception), one open per shipment; the shipment moving on
+//     (PICKED_UP, IN_TRANSIT, OUT_FOR_DELIVERY) or DELIVERED resolves it.
 //   - RETURNED raises an alert (OTHER, WARNING, rule shipment-returned),
 //     resolved only by hand.
 //   - DELIVERED resolves every other open alert about the shipment, the
 //     DELAY alert above all ("the delayed shipment arrived").
-//   - warehouse-events InventoryAdjusted:
-//   - a positive adjustment (goods received, found...) resolves the open
-//     alerts about the SKU (write-offs), and counts towards the open
-//     INVENTORY_SHORTAGE alerts of orders that name the SKU (attributes
-//     sku, skus, short_skus or missing_skus, comma-separated; entity SKU):
-//     one is resolved once every SKU it names is restocked by its
-//     shortfall (attribute shortfall, "SKU-A:3,SKU-B:1", as the warehouse
-//     writes it; one unit when it does not say);
-//   - one adjustment that removes at least the write-off threshold
-//     (WAYBILL_ALERT_WRITE_OFF_THRESHOLD units, default 10) raises an
-//     alert about the SKU (DAMAGE, LOST or OTHER by the reason, WARNING,
-//     rule stock-write-off), one open per SKU.
-//   - warehouse-events InventoryReserved resolves the order's open
-//     INVENTORY_SHORTAGE alerts: its backorder was filled (the usual end of
-//     a shortage: the warehouse reserves backorders when goods arrive).
-//   - order-events OrderCancelled resolves them too: nobody waits for the
-//     stock any more.
 //
-// Other event types of these topics (OrderCreated, ShipmentCreated) are
-// skipped.
+// warehouse-events InventoryAdjusted:
+//
+//   - A positive adjustment (goods received, found...) resolves the open
+//     alerts about the SKU (write-offs), and counts towards the open
+//     INVENTORY_SHORTAGE alerts of orders that name the SKU (attributes sku,
+//     skus, short_skus or missing_skus, comma-separated; or entity SKU): one
+//     is resolved once every SKU it names is restocked by its shortfall
+//     (attribute shortfall, "SKU-A:3,SKU-B:1", as the warehouse writes it;
+//     one unit when it does not say).
+//   - One adjustment that removes at least the write-off threshold
+//     (WAYBILL_ALERT_WRITE_OFF_THRESHOLD units, default 10) raises an alert
+//     about the SKU (DAMAGE, LOST or OTHER by the reason, WARNING, rule
+//     stock-write-off), one open per SKU.
+//
+// warehouse-events InventoryReserved resolves the order's open
+// INVENTORY_SHORTAGE alerts: its backorder was filled (the usual end of a
+// shortage: the warehouse reserves backorders when goods arrive).
+// order-events OrderCancelled resolves them too: nobody waits for the stock
+// any more. Other event types of these topics (OrderCreated,
+// ShipmentCreated) are skipped.
 //
 // Produced (ce_source alert-service) on alert-events: AlertRaised for the
 // rules above (attribute "rule" names the rule) and AlertResolved for every
