@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
@@ -23,7 +25,7 @@ import (
 //
 //	notification.orders     order_id    -> customer_id
 //	notification.shipments  shipment_id -> order_id
-//	notification.messages   "<customer_id> NUL <at, 20-digit Unix ns> NUL <message id>"
+//	notification.messages   "<customer_id> NUL <sent_at, 20-digit Unix ns> NUL <message id>"
 //	                        -> Message (JSON): a customer's messages in order
 //	notification.ids        message id  -> its key in notification.messages,
 //	                        or "" while pending: one message per ID
@@ -191,7 +193,8 @@ func resolve(tx *bbolt.Tx, msg *Message) {
 // message "sent".
 func (s *service) deliver(tx *bbolt.Tx, msg *Message) error {
 	msg.finish()
-	key := msg.CustomerID + "\x00" + fmt.Sprintf("%020d", msg.At.UnixNano()) + "\x00" + msg.ID
+	msg.SentAt = time.Now().UTC()
+	key := msg.CustomerID + "\x00" + fmt.Sprintf("%020d", msg.SentAt.UnixNano()) + "\x00" + msg.ID
 	b, err := json.Marshal(msg)
 	if err != nil {
 		return err
@@ -208,7 +211,8 @@ func (s *service) deliver(tx *bbolt.Tx, msg *Message) error {
 	return nil
 }
 
-// flush delivers the pending messages whose customer is known now.
+// flush delivers the pending messages whose customer is known now, in the
+// order of the events they report.
 func (s *service) flush(tx *bbolt.Tx) error {
 	pending := tx.Bucket(bucketPending)
 	var ready []*Message
@@ -225,6 +229,7 @@ func (s *service) flush(tx *bbolt.Tx) error {
 	if err != nil {
 		return err
 	}
+	slices.SortStableFunc(ready, func(a, b *Message) int { return a.At.Compare(b.At) })
 	for _, msg := range ready {
 		if err := pending.Delete([]byte(msg.ID)); err != nil {
 			return err

@@ -13,7 +13,8 @@ func (s *service) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /notifications", s.listNotifications)
 }
 
-// listNotifications returns a customer's messages, oldest first
+// listNotifications returns a customer's messages in the order they were
+// sent
 // (?customer= is required; ?order_id= narrows them to one order).
 func (s *service) listNotifications(w http.ResponseWriter, r *http.Request) {
 	customer, orderID := r.URL.Query().Get("customer"), r.URL.Query().Get("order_id")

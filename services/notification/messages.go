@@ -27,6 +27,12 @@ type Message struct {
 	Text string `json:"text"`
 	// At is when what it reports happened.
 	At time.Time `json:"at"`
+	// SentAt is when the message was recorded, "sent": a customer's
+	// messages are listed in this order, as an inbox shows them. (Events
+	// of different topics are read independently, so a message can be
+	// sent after one about a later event: a shipment booked while the
+	// order's cancellation was on its way is announced, then cancelled.)
+	SentAt time.Time `json:"sent_at"`
 	// TraceID is the trace of the event that caused it; EventID its ce_id.
 	TraceID string `json:"trace_id,omitempty"`
 	EventID string `json:"event_id"`

@@ -35,7 +35,7 @@
 // # HTTP API
 //
 //   - GET /notifications?customer=<id>[&order_id=<id>]: the customer's
-//     messages, oldest first (400 without customer).
+//     messages in the order they were sent (400 without customer).
 //
 // # Delivery guarantees
 //

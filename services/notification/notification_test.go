@@ -130,19 +130,36 @@ func TestNotifications(t *testing.T) {
 		t.Errorf("GET /notifications without customer: %d", resp.StatusCode)
 	}
 
+	// count waits until customer has n messages: the events of different
+	// topics are read independently, and the messages are listed in the
+	// order they were sent.
+	count := func(customer string, n int) {
+		t.Helper()
+		platformtest.Eventually(t, 0, func() error {
+			if got := messages(t, svc.URL, customer); len(got) < n {
+				return fmt.Errorf("%s: %d messages (%s), want %d", customer, len(got), kinds(got), n)
+			}
+			return nil
+		})
+	}
 	trace := envelope.NewTrace()
 	env.Send(t, kafka.ContextWithTrace(ctx, trace), orderCreated("ord-1", "cus-1", 0))
 	env.Send(t, ctx, shipmentCreated("shp-ord-1", "ord-1", 10))
-	for i, st := range []shipmentevents.ShipmentStatusV2{"PICKED_UP", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED", "RETURNED"} {
-		env.Send(t, ctx, status("shp-ord-1", st, 20+10*i))
-	}
+	env.Send(t, ctx, status("shp-ord-1", shipmentevents.ShipmentStatusV2PickedUp, 20))
+	env.Send(t, ctx, status("shp-ord-1", shipmentevents.ShipmentStatusV2InTransit, 30))
+	count("cus-1", 2)
 	env.Send(t, ctx, raised("alr-delay-shp-ord-1", alertevents.AlertTypeV2Delay, alertevents.EntityTypeShipment, "shp-ord-1", 35,
 		map[string]string{"new_eta": at(60).Format(time.RFC3339)}))
+	count("cus-1", 3)
+	for i, st := range []shipmentevents.ShipmentStatusV2{"OUT_FOR_DELIVERY", "DELIVERED", "RETURNED"} {
+		env.Send(t, ctx, status("shp-ord-1", st, 40+10*i))
+	}
 
 	env.Send(t, ctx, orderCreated("ord-2", "cus-2", 1))
 	env.Send(t, ctx, raised("alr-short-ord-2", alertevents.AlertTypeV2InventoryShortage, alertevents.EntityTypeOrder, "ord-2", 2, nil))
 	env.Send(t, ctx, raised("alr-other-ord-2", alertevents.AlertTypeV2Other, alertevents.EntityTypeOrder, "ord-2", 3, nil))
 	env.Send(t, ctx, raised("alr-sku", alertevents.AlertTypeV2Damage, alertevents.EntityTypeSKU, "SKU-MUG-350", 3, nil))
+	count("cus-2", 2)
 	env.Send(t, ctx, &orderevents.OrderCancelledV1{OrderID: "ord-2", Reason: orderevents.CancellationReasonOutOfStock, CancelledAt: at(4)})
 
 	// The shipment and its delivery before the order that names the customer.
@@ -186,6 +203,11 @@ func TestNotifications(t *testing.T) {
 	}
 
 	ms := messages(t, svc.URL, "cus-1")
+	for i := range ms {
+		if ms[i].SentAt.IsZero() || i > 0 && ms[i].SentAt.Before(ms[i-1].SentAt) {
+			t.Errorf("message %d sent at %v, after %v", i, ms[i].SentAt, ms[max(i-1, 0)].SentAt)
+		}
+	}
 	if ms[0].TraceID != hex.EncodeToString(trace.TraceID[:]) || ms[0].OrderID != "ord-1" || ms[0].EventID == "" {
 		t.Errorf("order_created message %+v: want trace %x", ms[0], trace.TraceID)
 	}
