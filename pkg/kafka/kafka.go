@@ -35,6 +35,10 @@ import (
 // WAYBILL_KAFKA_<PROPERTY> sets one librdkafka property.
 const EnvPrefix = "WAYBILL_KAFKA_"
 
+// EnvConfigFile names the properties file services and commands read with
+// LoadConfig; it is not a property, so LoadConfig skips it.
+const EnvConfigFile = "WAYBILL_KAFKA_CONFIG"
+
 // Config is how to reach Kafka: librdkafka configuration properties
 // (https://github.com/confluentinc/librdkafka/blob/master/CONFIGURATION.md),
 // passed through unchanged, so SASL, TLS and every tuning property work
@@ -67,6 +71,8 @@ func NewConfig(brokers string) Config {
 // in lower case with "_" read as "." and "__" as "_", as Confluent's images
 // map KAFKA_* variables. WAYBILL_KAFKA_BOOTSTRAP_SERVERS=host:9092 sets
 // bootstrap.servers; WAYBILL_KAFKA_SASL_PASSWORD sets sasl.password.
+// WAYBILL_KAFKA_CONFIG (EnvConfigFile) is not a property: it names the
+// file, for the caller to pass as file.
 func LoadConfig(file string, environ []string) (Config, error) {
 	c := Config{Properties: map[string]string{}}
 	if file != "" {
@@ -94,7 +100,7 @@ func LoadConfig(file string, environ []string) (Config, error) {
 	}
 	for _, kv := range environ {
 		name, v, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, EnvPrefix) || len(name) == len(EnvPrefix) {
+		if !ok || !strings.HasPrefix(name, EnvPrefix) || len(name) == len(EnvPrefix) || name == EnvConfigFile {
 			continue
 		}
 		c.Properties[EnvProperty(name)] = v
