@@ -49,9 +49,12 @@
 //     event's ID, and a failed attempt's writes roll back.
 //   - The handler's context carries the event's trace context
 //     (kafka.ContextWithTrace), so events it produces continue the trace.
-//   - Graceful shutdown when Run's context ends: fetching stops, running
-//     handlers finish (bounded by ShutdownTimeout), offsets are stored and
-//     committed, and the consumer leaves the group.
+//   - Graceful shutdown when Run's context ends: fetching stops, the events
+//     already read are handled (bounded by ShutdownTimeout), offsets are
+//     stored and committed, and the consumer leaves the group; the next
+//     owner starts exactly after what was handled. A revoked partition, by
+//     contrast, only waits for its running handlers: the events of it still
+//     queued are left to the new owner, so the rebalance is quick.
 //
 // Metrics (Prometheus, shared by every consumer of a process that uses the
 // same Registerer): waybill_events_consumed_total,
@@ -114,9 +117,10 @@ type Config struct {
 	// different groups must not (each group handles every event). A
 	// durable Store (dedup.OpenBolt) keeps the IDs across restarts.
 	Dedup dedup.Store
-	// ShutdownTimeout bounds the wait for running handlers when Run's
-	// context ends or partitions are revoked (default 30 s). Handlers'
-	// contexts are cancelled when it expires.
+	// ShutdownTimeout bounds the wait for the events already read when
+	// Run's context ends, and for the running handlers of revoked
+	// partitions (default 30 s). When it expires, the handlers' contexts
+	// are cancelled and their events stay uncommitted.
 	ShutdownTimeout time.Duration
 	// ReadCommitted forces isolation.level=read_committed: only committed
 	// transactional records are read. read_committed is also the default

@@ -65,9 +65,9 @@ type run struct {
 }
 
 // Run joins the group and handles events until ctx ends, then shuts down
-// gracefully: it stops fetching, lets running handlers finish (at most
-// ShutdownTimeout, then cancels their contexts), stores and commits the
-// offsets of the finished events, and leaves the group. It returns nil
+// gracefully: it stops fetching, handles the events already read (at most
+// ShutdownTimeout, then cancels the handlers' contexts), stores and commits
+// the offsets of the finished events, and leaves the group. It returns nil
 // after a clean shutdown, and an error when the consumer could not start,
 // hit a fatal error, or handlers outlived ShutdownTimeout. Run may be
 // called once.
@@ -117,15 +117,15 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 	}
 
 	r.workers = make([]*worker, c.cfg.Workers)
-	quit := make(chan struct{})
+	drain, quit := make(chan struct{}), make(chan struct{})
 	for i := range r.workers {
 		w := &worker{wake: make(chan struct{}, 1)}
 		r.workers[i] = w
-		r.wg.Go(func() { w.run(r, quit) })
+		r.wg.Go(func() { w.run(r, drain, quit) })
 	}
 
 	r.loop(ctx)
-	return r.shutdown(quit)
+	return r.shutdown(drain, quit)
 }
 
 // loop polls until ctx ends or a fatal error.
@@ -379,16 +379,33 @@ func waitFor(cond func() bool, d time.Duration) bool {
 
 // shutdown stops the workers, stores and commits what finished, and closes
 // the consumer (which leaves the group).
-func (r *run) shutdown(quit chan struct{}) error {
-	ps := make([]*partition, 0, len(r.parts))
+func (r *run) shutdown(drain, quit chan struct{}) error {
+	// The workers finish what was dispatched to them (fetching has
+	// stopped), so the commit covers every event read, unless that takes
+	// longer than ShutdownTimeout.
+	close(drain)
+	workersDone := make(chan struct{})
+	go func() { r.wg.Wait(); close(workersDone) }()
+	var err error
+	select {
+	case <-workersDone:
+	case <-time.After(r.c.cfg.ShutdownTimeout):
+		// Stop: back-offs end, queued events are dropped, running
+		// handlers' contexts are cancelled; their events stay
+		// unfinished.
+		for _, p := range r.parts {
+			p.halt()
+			p.cancel()
+		}
+		close(quit)
+		select {
+		case <-workersDone:
+		case <-time.After(time.Second):
+		}
+		err = fmt.Errorf("consumer: shutdown: handlers still running after %v were cancelled; their events stay uncommitted", r.c.cfg.ShutdownTimeout)
+	}
 	for _, p := range r.parts {
 		p.halt()
-		ps = append(ps, p)
-	}
-	close(quit)
-	var err error
-	if !r.await(ps) {
-		err = fmt.Errorf("consumer: shutdown: handlers still running after %v were cancelled; their events stay uncommitted", r.c.cfg.ShutdownTimeout)
 	}
 	r.store()
 	if _, cerr := r.cons.Commit(); cerr != nil && !isNoOffset(cerr) {
@@ -397,15 +414,6 @@ func (r *run) shutdown(quit chan struct{}) error {
 	r.closing = true
 	if cerr := r.cons.Close(); cerr != nil {
 		r.c.log.Warn("consumer: close", "error", r.c.cfg.Kafka.Redact(cerr.Error()))
-	}
-	if err == nil {
-		// The workers are idle or dropping what is queued.
-		done := make(chan struct{})
-		go func() { r.wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(r.c.cfg.ShutdownTimeout):
-		}
 	}
 	if r.fatal != nil {
 		return r.fatal
@@ -465,7 +473,9 @@ func (w *worker) push(j job) {
 	}
 }
 
-func (w *worker) run(r *run, quit chan struct{}) {
+// run handles the worker's queue until drain is closed and the queue is
+// empty, or quit is closed (then what is queued is dropped).
+func (w *worker) run(r *run, drain, quit chan struct{}) {
 	for {
 		w.mu.Lock()
 		batch := w.queue
@@ -475,6 +485,15 @@ func (w *worker) run(r *run, quit chan struct{}) {
 			select {
 			case <-w.wake:
 				continue
+			case <-drain:
+				// Nothing is dispatched once drain is closed; a push
+				// may have come just before it.
+				w.mu.Lock()
+				empty := len(w.queue) == 0
+				w.mu.Unlock()
+				if empty {
+					return
+				}
 			case <-quit:
 				return
 			}
@@ -482,11 +501,7 @@ func (w *worker) run(r *run, quit chan struct{}) {
 		for i, j := range batch {
 			select {
 			case <-quit:
-				// Shutting down: what is queued stays unfinished.
-				for _, j := range batch[i:] {
-					_ = j
-					r.inflight.Add(-1)
-				}
+				r.inflight.Add(-int64(len(batch) - i))
 				return
 			default:
 			}
