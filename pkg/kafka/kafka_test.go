@@ -32,6 +32,7 @@ linger.ms=5
 		"WAYBILL_KAFKA_SASL_PASSWORD=from=env", // "=" in a value
 		"WAYBILL_KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM=none",
 		"WAYBILL_KAFKA_=ignored",
+		"WAYBILL_KAFKA_CONFIG=" + file, // names the file; not a property
 		"WAYBILL_KAFKA_NOVALUE",
 		"KAFKA_LINGER_MS=1",
 		"PATH=/bin",

@@ -77,7 +77,13 @@ func TestFatalError(t *testing.T) {
 					}
 				}
 			}
-			wg.Wait()
+			reported := make(chan struct{})
+			go func() { wg.Wait(); close(reported) }()
+			select {
+			case <-reported:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the outstanding deliveries were not all reported within 10s")
+			}
 			if len(notFatal) > 0 {
 				t.Fatalf("%d of %d outstanding deliveries did not fail with ErrFatal: %v", len(notFatal), n, errors.Join(notFatal[:min(3, len(notFatal))]...))
 			}

@@ -196,6 +196,11 @@ type Producer struct {
 	fatal   atomic.Pointer[Error]
 	lastErr atomic.Pointer[string] // the last client error, redacted
 
+	// ckMu guards ckClosed: the delivery goroutine purges after a fatal
+	// error only while the client is open.
+	ckMu     sync.RWMutex
+	ckClosed bool
+
 	pool    sync.Pool // *encoder
 	drained chan struct{}
 	logged  chan struct{}

@@ -252,6 +252,16 @@ func (p *Producer) clientError(e ck.Error) {
 		f := &Error{Op: "send", Code: e.Code(), Msg: msg, Fatal: true}
 		if p.fatal.CompareAndSwap(nil, f) {
 			p.log.Error("producer: fatal error: the producer cannot send any more", "code", e.Code().String(), "error", msg)
+			// librdkafka fails most outstanding events at once, but
+			// one waiting for a retry can sit until message.timeout.ms
+			// (5 minutes by default): fail them all now, so that
+			// every caller hears of the fatal error promptly.
+			if p.ckMu.TryRLock() {
+				if !p.ckClosed {
+					_ = p.ck.Purge(ck.PurgeQueue | ck.PurgeInFlight | ck.PurgeNonBlocking)
+				}
+				p.ckMu.RUnlock()
+			}
 		}
 		return
 	}
@@ -312,6 +322,9 @@ func (p *Producer) shutdown(ctx context.Context) error {
 	if f := p.fatal.Load(); f != nil {
 		errs = append(errs, &Error{Op: "close", Code: f.Code, Msg: f.Msg, Fatal: true})
 	}
+	p.ckMu.Lock()
+	p.ckClosed = true
+	p.ckMu.Unlock()
 	p.ck.Close()
 	<-p.drained
 	<-p.logged
