@@ -37,18 +37,22 @@ func New(env *cli.Env) *cobra.Command {
 	var f flags
 	cmd := &cobra.Command{
 		Use:   "dev [--dir DIR] [--kafka-addr HOST:PORT] [--registry-addr HOST:PORT]",
-		Short: "Run the whole embedded stack: Kafka, the registry and its UI, topics, schemas",
+		Short: "Run the whole embedded stack: Kafka, the registry and its UI, topics, schemas, the services",
 		Long: `Dev runs Waybill's embedded stack in this process: a Kafka broker (kfake, which
 speaks Kafka's wire protocol, so kcat and Confluent's clients work against it),
 Waybill's Schema Registry storing its schemas in that broker, with the browsing
 UI under /ui/; it creates the catalog's topics and their dead-letter topics
 (<topic>.dlq) and pushes schemas/ to the registry, as waybill registry push
-does. It prints the addresses and runs until SIGINT or SIGTERM (Ctrl-C), then
-stops everything cleanly.
+does; then it starts the logistics services (order, warehouse, shipment,
+alert, notification; HTTP APIs from --services-addr up, each with /healthz
+and /metrics), the same code their binaries run in docker-compose. It prints
+the addresses and a curl line to place an order, and runs until SIGINT or
+SIGTERM (Ctrl-C), then stops everything cleanly.
 
 State lives under --dir: the broker's log in --dir/kafka (topics, records,
-consumer offsets, the registry's _schemas topic). Running it again resumes
-from there; delete the directory to start afresh. One stack per directory.
+consumer offsets, the registry's _schemas topic), each service's in
+--dir/<service>. Running it again resumes from there; delete the directory to
+start afresh. One stack per directory.
 
 Exit codes: 0 stopped cleanly; 2 could not run (an address in use, schemas/
 does not load, a part of the stack failed).`,
@@ -80,6 +84,7 @@ func run(ctx context.Context, env *cli.Env, f flags) error {
 		KafkaAddr:    f.kafkaAddr,
 		RegistryAddr: f.registryAddr,
 		ServicesAddr: f.servicesAddr,
+		Services:     services(),
 		Logger:       logger,
 	})
 	if err != nil {
@@ -90,6 +95,7 @@ func run(ctx context.Context, env *cli.Env, f flags) error {
 	}
 	ready := time.Since(processStart)
 	report(env.Stdout, s, ready)
+	tryIt(env.Stdout, s)
 
 	select {
 	case <-ctx.Done():
