@@ -9,25 +9,29 @@ SCHEMAS             ?= schemas
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run dev build test generate bench bench-registry bench-restart lint fmt vet golangci-lint importcheck check-generated clean
+.PHONY: help run dev check build test generate bench bench-registry bench-restart lint fmt vet golangci-lint importcheck check-generated clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-# Until the embedded stack (`waybill dev`) exists, the main job is the schema
-# check: lint every schema, then check every version against the versions
-# before it at its catalog level.
-run: build ## lint and compatibility-check schemas/ and print the report
+# The main job: the embedded stack (`waybill dev`). Kafka (kfake) on
+# 127.0.0.1:9092, the registry and its UI on 127.0.0.1:8081, the catalog's
+# topics and their .dlq, schemas/ pushed, the five logistics services on
+# 127.0.0.1:8090-8094; state in .waybill/. Ctrl-C stops it; running it again
+# resumes. The built binary runs it (not `go run`), so Ctrl-C exits 0.
+run: build ## run the embedded stack: Kafka, the registry + UI, the services (until Ctrl-C)
+	$(WAYBILL) dev --schemas $(SCHEMAS)
+
+dev: run ## the same as make run
+
+# The schema check a pull request gets: lint every schema, then check every
+# version against the versions before it at its catalog level.
+check: build ## lint and compatibility-check schemas/ and print the report
 	@echo '$$ waybill lint --schemas $(SCHEMAS)'; \
 	$(WAYBILL) lint --schemas $(SCHEMAS); lint=$$?; \
 	echo; echo '$$ waybill compat check --schemas $(SCHEMAS)'; \
 	$(WAYBILL) compat check --schemas $(SCHEMAS); check=$$?; \
 	[ $$lint -eq 0 ] && [ $$check -eq 0 ]
-
-# The embedded stack: Kafka (kfake) on 127.0.0.1:9092, the registry and its UI
-# on 127.0.0.1:8081, the catalog's topics, schemas/ pushed; state in .waybill/.
-dev: ## run the embedded stack (waybill dev) until Ctrl-C
-	$(GO) run ./cmd/waybill dev --schemas $(SCHEMAS)
 
 build: ## build bin/waybill
 	$(GO) build -o $(WAYBILL) ./cmd/waybill
@@ -44,8 +48,8 @@ check-generated: generate
 	@out=$$(git status --porcelain -- pkg/events); \
 	if [ -n "$$out" ]; then echo "generated code is stale or uncommitted (make generate changed these; commit them):"; echo "$$out"; exit 1; fi
 
-bench: ## run the benchmarks (compat, generated codecs, envelope, serde, the registry and its UI)
-	$(GO) test -run '^$$' -bench . -skip KafkaRestart10k -benchmem ./compat/... ./pkg/events/... ./pkg/envelope/... ./pkg/serde/... ./services/registry/...
+bench: ## run the benchmarks (compat, generated codecs, envelope, serde, Kafka runtime, the registry and its UI)
+	$(GO) test -run '^$$' -bench . -skip KafkaRestart10k -benchmem ./compat/... ./pkg/events/... ./pkg/envelope/... ./pkg/serde/... ./pkg/kafka/... ./services/registry/...
 
 bench-restart: ## register 10,000 schemas on Kafka storage, time a registry restart (a few minutes)
 	$(GO) test -run '^$$' -bench KafkaRestart10k -benchtime 3x -timeout 30m ./services/registry/
