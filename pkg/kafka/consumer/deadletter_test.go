@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -75,5 +77,51 @@ func TestDeadLetterSendFails(t *testing.T) {
 	}
 	if handled.Load() != 19 {
 		t.Errorf("handled %d, want 19", handled.Load())
+	}
+}
+
+// The broker answers a dead letter's produce with an error the idempotent
+// producer cannot ride out (OUT_OF_ORDER_SEQUENCE_NUMBER: librdkafka
+// raises a fatal error, or bumps the epoch): the consumer replaces the
+// producer if needed, and every dead letter still lands exactly once.
+func TestDeadLetterProducerFatal(t *testing.T) {
+	const topic = orderevents.OrderCreatedTopic
+	e := newEnv(t, 1, topic)
+	dlqTopic := kafka.DeadLetterTopic(topic)
+	var msgs []*ck.Message
+	for i := range 30 {
+		m := e.encode(t, order(fmt.Sprintf("ord-%d", i)))
+		if i%3 == 0 {
+			m.Value = bytes.Clone(m.Value)
+			m.Value[0] = 0x7f
+		}
+		msgs = append(msgs, m)
+	}
+	acked := e.produce(t, msgs...)
+	e.cluster.FailProduce(dlqTopic, kerr.OutOfOrderSequenceNumber, 1)
+	cfg := e.config("dlq-fatal", topic)
+	if testing.Verbose() {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	c, err := consumer.New(cfg, e.serde)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer.Handle(c, func() *orderevents.OrderCreatedV2 { return new(orderevents.OrderCreatedV2) },
+		func(ctx context.Context, m consumer.Meta, ev *orderevents.OrderCreatedV2) error { return nil })
+	r := start(t, c)
+	eventually(t, 30*time.Second, "all committed", func() bool { return e.committedAll(t, "dlq-fatal", topic) })
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, d := range e.readAll(t, dlqTopic) {
+		got[header(d, kafka.HeaderDeadLetterOffset)]++
+	}
+	for i, a := range acked {
+		off := fmt.Sprint(int64(a.TopicPartition.Offset))
+		if want := map[bool]int{true: 1}[i%3 == 0]; got[off] != want {
+			t.Errorf("offset %s: %d dead letters, want %d", off, got[off], want)
+		}
 	}
 }

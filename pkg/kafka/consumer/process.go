@@ -222,6 +222,9 @@ func (r *run) deadLetter(j job, eventType string, cause error, attempts int) boo
 	done := make(chan ck.Event, 1)
 	for try := 0; ; try++ {
 		p := r.producer()
+		if p.IsClosed() {
+			return false // Run has returned (a handler outlived ShutdownTimeout)
+		}
 		err := p.Produce(&ck.Message{
 			TopicPartition: ck.TopicPartition{Topic: &dlqTopic, Partition: ck.PartitionAny},
 			Key:            m.Key, Value: m.Value, Headers: hs,
@@ -242,7 +245,7 @@ func (r *run) deadLetter(j job, eventType string, cause error, attempts int) boo
 		}
 		r.c.log.Warn("consumer: sending a dead letter failed; retrying", "topic", dlqTopic,
 			"error", r.c.cfg.Kafka.Redact(err.Error()), "offset", int64(m.TopicPartition.Offset))
-		if p.GetFatalError() != nil {
+		if isFatal(p.GetFatalError()) {
 			r.replaceProducer(p)
 		}
 		if !r.backoff(j.p, try) {
@@ -326,9 +329,11 @@ func (r *run) producer() *deadLetterProducer {
 func (r *run) replaceProducer(p *deadLetterProducer) {
 	r.dlqMu.Lock()
 	defer r.dlqMu.Unlock()
-	if r.dlq != p {
+	if r.dlq != p || r.dlqClosed {
 		return
 	}
+	r.c.log.Warn("consumer: replacing the dead-letter producer after a fatal error",
+		"error", r.c.cfg.Kafka.Redact(p.GetFatalError().Error()))
 	np, err := r.c.newDeadLetterProducer()
 	if err != nil {
 		r.c.log.Error("consumer: replacing the dead-letter producer", "error", err)
@@ -338,9 +343,15 @@ func (r *run) replaceProducer(p *deadLetterProducer) {
 	go r.closeProducer(p)
 }
 
+// isFatal reports whether err is a fatal librdkafka error.
+func isFatal(err error) bool {
+	var ke ck.Error
+	return errors.As(err, &ke) && ke.IsFatal()
+}
+
 // closeProducer flushes (while its events are drained) and closes p.
 func (r *run) closeProducer(p *deadLetterProducer) {
-	if p.GetFatalError() == nil {
+	if !isFatal(p.GetFatalError()) {
 		if n := p.Flush(int(r.c.cfg.ShutdownTimeout / time.Millisecond)); n > 0 {
 			r.c.log.Warn("consumer: dead-letter producer closed with outstanding messages", "count", n)
 		}

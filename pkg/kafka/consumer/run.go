@@ -30,14 +30,15 @@ type tpKey struct {
 
 // run is the state of one Run.
 type run struct {
-	c        *Consumer
-	cons     *ck.Consumer
-	dlqMu    sync.Mutex
-	dlq      *deadLetterProducer
-	dedup    dedup.Store
-	ownDedup bool
-	decoder  envelope.Decoder
-	handlers map[string]*handler
+	c         *Consumer
+	cons      *ck.Consumer
+	dlqMu     sync.Mutex
+	dlq       *deadLetterProducer
+	dlqClosed bool
+	dedup     dedup.Store
+	ownDedup  bool
+	decoder   envelope.Decoder
+	handlers  map[string]*handler
 
 	hctx    context.Context // parent of the partitions' contexts
 	hcancel context.CancelFunc
@@ -98,7 +99,13 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 	if r.dlq, err = c.newDeadLetterProducer(); err != nil {
 		return err
 	}
-	defer func() { r.closeProducer(r.producer()) }()
+	defer func() {
+		r.dlqMu.Lock()
+		r.dlqClosed = true // no replacement from now on
+		p := r.dlq
+		r.dlqMu.Unlock()
+		r.closeProducer(p)
+	}()
 
 	if c.cfg.Kafka.Properties["enable.auto.commit"] == "false" {
 		r.commitEvery = 5 * time.Second
