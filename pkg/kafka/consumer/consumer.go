@@ -8,10 +8,10 @@
 //     by the broker. librdkafka commits the stored offsets in the background
 //     (enable.auto.commit), on every revoke (unless the assignment was lost)
 //     and on shutdown.
-//   - Cooperative rebalancing (partition.assignment.strategy=
-//     cooperative-sticky), with IncrementalAssign/IncrementalUnassign; a
-//     revoked partition's running handlers finish and its offsets are
-//     committed before it goes.
+//   - Cooperative rebalancing (cooperative-sticky assignment, or the
+//     broker's with group.protocol=consumer), with IncrementalAssign and
+//     IncrementalUnassign; a revoked partition's running handlers finish and
+//     its offsets are committed before it goes.
 //   - Per-key ordering with concurrency. Events are dispatched to Workers
 //     goroutines by a hash of their key: one key's events are handled one at
 //     a time, in offset order; different keys run in parallel. Per
@@ -38,10 +38,11 @@
 //     partition, offset, timestamp, group, attempts, time). A dead letter is
 //     sent by an idempotent producer (acks=all) and the offset moves past the
 //     event only once the broker acknowledged it; a failed send is retried
-//     with back-off, never dropped. Topics, the .dlq ones included, are
-//     created by the platform from the catalog (issue 7), not by the
-//     consumer: a broker that refuses to auto-create a missing .dlq topic
-//     stalls that partition (the send is retried) rather than losing events.
+//     with back-off, never dropped (a producer that hit a fatal error is
+//     replaced). Topics, the .dlq ones included, are created by the
+//     platform from the catalog (issue 7), not by the consumer: a broker
+//     that refuses to auto-create a missing .dlq topic stalls that partition
+//     (the send is retried) rather than losing events.
 //   - De-duplication by event ID (ce_id) through a dedup.Store: a handler's
 //     side effect runs once per ID, even when Kafka delivers the event again.
 //     Each attempt is one Store.Do, so with dedup.OpenBolt a handler that
