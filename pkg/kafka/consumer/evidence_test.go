@@ -175,6 +175,16 @@ func TestEvidenceCorrupt(t *testing.T) {
 		if at, err := time.Parse(time.RFC3339Nano, header(d, kafka.HeaderDeadLetterTime)); err != nil || at.Before(start1) {
 			t.Errorf("event %s: %s = %q (%v)", idx, kafka.HeaderDeadLetterTime, header(d, kafka.HeaderDeadLetterTime), err)
 		}
+		// What `waybill dlq ls` reads back.
+		hs := make([]envelope.Header, len(d.Headers))
+		for i, h := range d.Headers {
+			hs[i] = envelope.Header{Key: h.Key, Value: h.Value}
+		}
+		pd, err := kafka.ParseDeadLetter(envelope.Message{Key: d.Key, Value: d.Value, Headers: hs})
+		if err != nil || pd.Code != code || pd.Topic != topic || pd.Group != "evidence" || pd.Attempts != 0 ||
+			pd.Offset != int64(a.TopicPartition.Offset) || len(pd.Message.Headers) != len(orig.Headers) {
+			t.Errorf("event %s: kafka.ParseDeadLetter: %+v, %v", idx, pd, err)
+		}
 		if header(d, kafka.HeaderDeadLetterTopic) != topic || header(d, kafka.HeaderDeadLetterGroup) != "evidence" ||
 			header(d, kafka.HeaderDeadLetterAttempts) != "0" || header(d, kafka.HeaderDeadLetterReason) == "" {
 			t.Errorf("event %s: dead-letter headers %v", idx, d.Headers[len(orig.Headers):])
