@@ -9,7 +9,7 @@ SCHEMAS             ?= schemas
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run dev check build test generate bench bench-registry bench-restart lint fmt vet golangci-lint importcheck check-generated clean
+.PHONY: help run dev check demo build test generate bench bench-registry bench-restart lint fmt vet golangci-lint importcheck check-generated clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -32,6 +32,12 @@ check: build ## lint and compatibility-check schemas/ and print the report
 	echo; echo '$$ waybill compat check --schemas $(SCHEMAS)'; \
 	$(WAYBILL) compat check --schemas $(SCHEMAS); check=$$?; \
 	[ $$lint -eq 0 ] && [ $$check -eq 0 ]
+
+# The same stack, driven by a scripted flow (orders placed, one short of stock,
+# one delayed, one cancelled) and a throughput run, then stopped; its state goes
+# to a temporary directory (see `waybill dev --help`).
+demo: ## run the embedded stack's scripted demo (waybill dev --demo) and exit
+	$(GO) run ./cmd/waybill dev --demo --schemas $(SCHEMAS)
 
 build: ## build bin/waybill
 	$(GO) build -o $(WAYBILL) ./cmd/waybill
