@@ -147,7 +147,11 @@ func (e *env) encode(t testing.TB, ev events.Event) *ck.Message {
 
 // produceOrders sends orders 0..n-1 through one idempotent producer and
 // waits for every acknowledgement.
-func (e *env) produceOrders(t testing.TB, n int) {
+func (e *env) produceOrders(t testing.TB, n int) { e.produceOrdersWith(t, n, nil) }
+
+// produceOrdersWith is produceOrders with mutate applied to each record
+// (order i) before it is sent.
+func (e *env) produceOrdersWith(t testing.TB, n int, mutate func(i int, m *ck.Message)) {
 	t.Helper()
 	cm := e.cluster.Config().ConfigMap(map[string]any{
 		"enable.idempotence": true, "partitioner": "murmur2_random", "linger.ms": 2,
@@ -160,6 +164,9 @@ func (e *env) produceOrders(t testing.TB, n int) {
 	reports := make(chan ck.Event, n)
 	for i := range n {
 		m := e.encode(t, order(i))
+		if mutate != nil {
+			mutate(i, m)
+		}
 		for {
 			err := p.Produce(m, reports)
 			if err == nil {
