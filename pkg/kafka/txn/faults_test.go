@@ -22,8 +22,8 @@ import (
 // group's AddOffsetsToTxn and TxnOffsetCommit refused
 // (SendOffsetsToTransaction reports them).
 var abortFaults = []struct {
-	name   string
-	fault  kfake.Fault
+	name  string
+	fault kfake.Fault
 }{
 	{"produce INVALID_RECORD", kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: outTopic, Err: kerr.InvalidRecord}},
 	{"AddOffsetsToTxn GROUP_AUTHORIZATION_FAILED", kfake.Fault{Keys: []kmsg.Key{kmsg.AddOffsetsToTxn}, Err: kerr.GroupAuthorizationFailed}},

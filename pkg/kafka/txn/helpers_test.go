@@ -30,7 +30,7 @@ import (
 )
 
 const (
-	inTopic  = orderevents.OrderCreatedTopic         // order-events
+	inTopic  = orderevents.OrderCreatedTopic          // order-events
 	outTopic = warehouseevents.InventoryReservedTopic // warehouse-events
 )
 

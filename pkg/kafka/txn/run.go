@@ -242,7 +242,8 @@ func (r *run) transact() error {
 		return r.failed(reason, err)
 	}
 	var ke ck.Error
-	if reason != "produce" && reason != "registry" && !(errors.As(err, &ke) && ke.TxnRequiresAbort()) {
+	abortable := reason == "produce" || reason == "registry" || errors.As(err, &ke) && ke.TxnRequiresAbort()
+	if !abortable {
 		// Neither abortable nor fatal (retries ran out): stop.
 		r.abortQuietly()
 		return fmt.Errorf("txn: %s: %s", reason, r.p.cfg.Kafka.Redact(err.Error()))
@@ -560,7 +561,6 @@ func (r *run) deadLetter(m *ck.Message, eventType string, cause error, attempts 
 	return []outMsg{{topic: kafka.DeadLetterTopic(topic), typ: eventType,
 		msg: envelope.Message{Key: m.Key, Value: m.Value, Headers: hs}}}
 }
-
 
 // oneLine joins a multi-line error text into one line for a header.
 func oneLine(s string) string {
