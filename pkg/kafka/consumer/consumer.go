@@ -212,6 +212,7 @@ type Consumer struct {
 	serde   *serde.Serde
 	log     *slog.Logger
 	metrics *metrics
+	warns   warnLimiter // client errors, logged once per code per repeatEvery
 
 	mu       sync.Mutex
 	handlers map[string]*handler // by ce_type; read-only once Run started

@@ -309,7 +309,9 @@ func (c *Consumer) newDeadLetterProducer() (*deadLetterProducer, error) {
 		defer func() { <-logsDone }()
 		for ev := range p.Events() {
 			if e, ok := ev.(ck.Error); ok {
-				c.log.Warn("consumer: dead-letter producer", "error", c.cfg.Kafka.Redact(e.Error()), "fatal", e.IsFatal())
+				if n, ok := c.warns.allow(e.Code()); ok || e.IsFatal() {
+					c.log.Warn("consumer: dead-letter producer", "error", c.cfg.Kafka.Redact(e.Error()), "fatal", e.IsFatal(), "repeats", n)
+				}
 			}
 		}
 	}()

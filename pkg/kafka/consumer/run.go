@@ -154,7 +154,7 @@ func (r *run) loop(ctx context.Context) {
 				r.fatal = fmt.Errorf("consumer: fatal: %s", r.c.cfg.Kafka.Redact(e.Error()))
 				break
 			}
-			r.c.log.Warn("consumer: kafka", "error", r.c.cfg.Kafka.Redact(e.Error()), "code", e.Code().String())
+			r.warnKafka(e)
 		case *ck.Stats:
 			err := r.c.metrics.observeLag(e.String(), r.c.cfg.Group, func(topic string, part int32) bool {
 				return r.parts[tpKey{topic, part}] != nil
@@ -167,6 +167,12 @@ func (r *run) loop(ctx context.Context) {
 				r.c.log.Warn("consumer: commit", "error", r.c.cfg.Kafka.Redact(e.Error.Error()))
 			}
 		}
+	}
+}
+
+func (r *run) warnKafka(e ck.Error) {
+	if n, ok := r.c.warns.allow(e.Code()); ok {
+		r.c.log.Warn("consumer: kafka", "error", r.c.cfg.Kafka.Redact(e.Error()), "code", e.Code().String(), "repeats", n)
 	}
 }
 
