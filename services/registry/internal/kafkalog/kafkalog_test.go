@@ -382,8 +382,10 @@ func keys(recs []schemalog.Record) []string {
 }
 
 // A commit that the broker never acknowledges makes Update fail with
-// ErrUnavailable at its deadline, with nothing visible; once the broker
-// answers again, writing goes on.
+// ErrUnavailable at its deadline; once the broker answers again, writing goes
+// on. The failed commit's outcome is unknown (librdkafka may still be
+// retrying EndTxn when the fault ends, and then the commit lands): the failed
+// write is visible to every instance or to none, and IDs stay consistent.
 func TestUpdateFailsUnavailableWhenCommitsFail(t *testing.T) {
 	c := newCluster(t)
 	addr := c.ListenAddrs()[0]
@@ -414,15 +416,24 @@ func TestUpdateFailsUnavailableWhenCommitsFail(t *testing.T) {
 		t.Fatalf("Update after the fault: %v", err)
 	}
 	_, fresh := startLog(t, addr, kafkalog.Config{InstanceID: "fresh"})
+	_, landed := s.value(schemalog.SchemaKey("lost", 1))
+	t.Logf("the commit that timed out landed later: %v", landed)
+	wantNext := 2
+	if landed {
+		wantNext = 3
+	}
 	for _, st := range []*state{s, fresh} {
-		if _, ok := st.value(schemalog.SchemaKey("lost", 1)); ok {
-			t.Errorf("the failed write is visible: %v", keys(st.snapshot()))
+		if _, ok := st.value(schemalog.SchemaKey("lost", 1)); ok != landed {
+			t.Errorf("instances disagree on the failed write: %v", keys(st.snapshot()))
 		}
 		if _, ok := st.value(schemalog.SchemaKey("kept", 1)); !ok {
 			t.Errorf("the later write is missing: %v", keys(st.snapshot()))
 		}
-		if st.nextID() != 2 {
-			t.Errorf("next id %d, want 2", st.nextID())
+		if st.nextID() != wantNext {
+			t.Errorf("next id %d, want %d", st.nextID(), wantNext)
+		}
+		if len(st.dups) > 0 {
+			t.Errorf("ids claimed twice: %v", st.dups)
 		}
 	}
 }
