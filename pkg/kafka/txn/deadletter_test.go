@@ -13,6 +13,7 @@ import (
 
 	"github.com/waybill/waybill/pkg/envelope"
 	"github.com/waybill/waybill/pkg/events/orderevents"
+	"github.com/waybill/waybill/pkg/events/warehouseevents"
 	"github.com/waybill/waybill/pkg/kafka"
 	"github.com/waybill/waybill/pkg/kafka/consumer"
 	"github.com/waybill/waybill/pkg/kafka/txn"
@@ -29,9 +30,10 @@ func header(m *ck.Message, key string) string {
 
 // Dead letters are part of the transaction: of 1,000 orders, 50 do not
 // decode (bad magic byte), 50 fail with a permanent error, 50 keep failing
-// with retryable errors, 50 succeed on their second attempt. read_committed
-// shows 850 outputs (the retried ones once, though their first attempt
-// sent an event too) and 150 dead letters with the original bytes, the
+// with retryable errors, 50 succeed on their second attempt, and 10 send an
+// event librdkafka refuses (larger than message.max.bytes). read_committed
+// shows 840 outputs (the retried ones once, though their first attempt
+// sent an event too) and 160 dead letters with the original bytes, the
 // right code and attempts; each output continues its input's trace.
 func TestDeadLettersInTransaction(t *testing.T) {
 	const n = 1000
@@ -43,17 +45,25 @@ func TestDeadLettersInTransaction(t *testing.T) {
 		}
 		traces[string(m.Key)] = strings.Split(header(m, envelope.HeaderTraceParent), "-")[1]
 	})
-	p, err := txn.New(e.config("dlq", "dlq-0"), e.serde)
+	cfg := e.config("dlq", "dlq-0")
+	p, err := txn.New(cfg, e.serde)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	attempts := map[string]int{}
 	txn.Handle(p, newOrder, func(ctx context.Context, m consumer.Meta, ev *orderevents.OrderCreatedV2, out *txn.Out) error {
+		i, _ := strconv.Atoi(strings.TrimPrefix(ev.OrderID, "ord-"))
+		if i%100 == 5 {
+			// An output larger than message.max.bytes: librdkafka
+			// refuses to queue it.
+			return out.Send(ctx, &warehouseevents.InventoryReservedV1{OrderID: ev.OrderID,
+				WarehouseID: strings.Repeat("w", 1<<20+100), ReservedAt: time.UnixMilli(0).UTC(),
+				Reservations: []warehouseevents.Reservation{{SKU: "SKU-1", Quantity: 1}}})
+		}
 		if err := reserve(ctx, m, ev, out); err != nil {
 			return err
 		}
-		i, _ := strconv.Atoi(strings.TrimPrefix(ev.OrderID, "ord-"))
 		mu.Lock()
 		attempts[ev.OrderID]++
 		mu.Unlock()
@@ -77,8 +87,8 @@ func TestDeadLettersInTransaction(t *testing.T) {
 	want := 0
 	for i := range n {
 		k := "ord-" + strconv.Itoa(i)
-		switch i % 20 {
-		case 1, 2, 3:
+		switch {
+		case i%20 == 1 || i%20 == 2 || i%20 == 3 || i%100 == 5:
 			if count[k] != 0 {
 				t.Errorf("%s: %d outputs, want 0 (dead-lettered)", k, count[k])
 			}
@@ -101,8 +111,11 @@ func TestDeadLettersInTransaction(t *testing.T) {
 		i, _ := strconv.Atoi(strings.TrimPrefix(string(m.Key), "ord-"))
 		code, att := header(m, kafka.HeaderDeadLetterCode), header(m, kafka.HeaderDeadLetterAttempts)
 		codes[code]++
-		wantCode, wantAtt := map[int]string{1: string(envelope.ErrUnknownMagicByte), 2: kafka.CodeHandler, 3: kafka.CodeRetriesExhausted}[i%20],
-			map[int]string{1: "0", 2: "1", 3: "3"}[i%20]
+		wantCode, wantAtt := map[int]string{1: string(envelope.ErrUnknownMagicByte), 2: kafka.CodeHandler, 3: kafka.CodeRetriesExhausted, 5: kafka.CodeHandler}[i%20],
+			map[int]string{1: "0", 2: "1", 3: "3", 5: "1"}[i%20]
+		if reason := header(m, kafka.HeaderDeadLetterReason); i%100 == 5 && !strings.Contains(reason, "producing the handler's") {
+			t.Errorf("%s: reason %q", m.Key, reason)
+		}
 		if code != wantCode || att != wantAtt || header(m, kafka.HeaderDeadLetterTopic) != inTopic || header(m, kafka.HeaderDeadLetterGroup) != "dlq" {
 			t.Errorf("%s: dead letter code %q attempts %q topic %q, want %q %q", m.Key, code, att, header(m, kafka.HeaderDeadLetterTopic), wantCode, wantAtt)
 		}
@@ -110,10 +123,13 @@ func TestDeadLettersInTransaction(t *testing.T) {
 			t.Errorf("%s: dead letter value not the original bytes", m.Key)
 		}
 	}
-	t.Logf("%d orders: %d outputs (want %d), %d dead letters %v, %v commits", n, len(msgs), want, len(dlq), codes,
-		e.metric(t, "waybill_txn_commits_total", nil))
+	t.Logf("%d orders: %d outputs (want %d), %d dead letters %v, %v commits, %v aborts", n, len(msgs), want, len(dlq), codes,
+		e.metric(t, "waybill_txn_commits_total", nil), e.metric(t, "waybill_txn_aborts_total", nil))
 	if len(msgs) != want || len(dlq) != n-want {
 		t.Errorf("%d outputs and %d dead letters, want %d and %d", len(msgs), len(dlq), want, n-want)
+	}
+	if got := e.metric(t, "waybill_txn_aborts_total", map[string]string{"reason": "produce"}); got != n/100 {
+		t.Errorf("%v aborts for outputs librdkafka refused, want one per such record (%d)", got, n/100)
 	}
 	if got := e.metric(t, "waybill_events_dead_lettered_total", nil); got != float64(n-want) {
 		t.Errorf("waybill_events_dead_lettered_total %v, want %d", got, n-want)

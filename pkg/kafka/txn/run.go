@@ -52,6 +52,15 @@ type run struct {
 	tally    *tally
 
 	deliveryErrors atomic.Int64
+	// unproducible holds the records whose output librdkafka refused to
+	// queue (too large, ...): the transaction was aborted, and when the
+	// record comes again it is dead-lettered instead of handled.
+	unproducible map[recKey]string
+}
+
+type recKey struct {
+	tpKey
+	offset int64
 }
 
 // Run joins the group and processes batches of events in transactions until
@@ -71,7 +80,7 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 	handlers := p.handlers
 	p.mu.Unlock()
 
-	r := &run{p: p, handlers: handlers, assigned: map[tpKey]bool{}, tally: newTally(),
+	r := &run{p: p, handlers: handlers, assigned: map[tpKey]bool{}, tally: newTally(), unproducible: map[recKey]string{},
 		hctx: context.WithoutCancel(ctx)}
 
 	if r.prod, err = ck.NewProducer(p.producerConfig()); err != nil {
@@ -85,7 +94,10 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 		<-eventsDone
 		<-prodLogs
 	}()
-	if err := r.retry("init", r.prod.InitTransactions); err != nil {
+	if err := r.retryUntil(ctx, "init", r.prod.InitTransactions); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
 		return r.failed("init transactions", err)
 	}
 
@@ -195,6 +207,11 @@ func (r *run) rebalance(cons *ck.Consumer, ev ck.Event) error {
 		for _, tp := range e.Partitions {
 			delete(r.assigned, tpKey{*tp.Topic, tp.Partition})
 		}
+		for k := range r.unproducible {
+			if !r.assigned[k.tpKey] {
+				delete(r.unproducible, k)
+			}
+		}
 		kept := r.batch[:0]
 		for _, m := range r.batch {
 			if r.assigned[tpKey{*m.TopicPartition.Topic, m.TopicPartition.Partition}] {
@@ -236,6 +253,13 @@ func (r *run) transact() error {
 		r.p.metrics.commits.WithLabelValues(r.p.cfg.Group).Inc()
 		r.p.metrics.txnDuration.WithLabelValues(r.p.cfg.Group).Observe(time.Since(start).Seconds())
 		r.p.metrics.add(r.tally)
+		if len(r.unproducible) > 0 {
+			// Dead-lettered for good (kept until now: an abort
+			// brings them back).
+			for _, m := range r.batch {
+				delete(r.unproducible, recKey{tpKey{*m.TopicPartition.Topic, m.TopicPartition.Partition}, int64(m.TopicPartition.Offset)})
+			}
+		}
 		return nil
 	}
 	if fatal(err) || r.prod.GetFatalError() != nil {
@@ -303,6 +327,15 @@ func (r *run) processBatch() (string, error) {
 		}
 		for i := range msgs {
 			if err := r.produce(&msgs[i]); err != nil {
+				var ke ck.Error
+				if errors.As(err, &ke) && !ke.IsFatal() && !ke.TxnRequiresAbort() &&
+					ke.Code() != ck.ErrState && ke.Code() != ck.ErrFatal && ke.Code() != ck.ErrQueueFull {
+					// The record's output, not the transaction, is
+					// at fault: dead-letter the record next time.
+					k := recKey{tpKey{*m.TopicPartition.Topic, m.TopicPartition.Partition}, int64(m.TopicPartition.Offset)}
+					r.unproducible[k] = fmt.Sprintf("txn: producing the handler's %s event to %s: %s",
+						msgs[i].typ, msgs[i].topic, r.p.cfg.Kafka.Redact(err.Error()))
+				}
 				return "produce", err
 			}
 			r.tally.produced[[2]string{msgs[i].topic, msgs[i].typ}]++
@@ -357,13 +390,19 @@ func (r *run) sendOffsets() error {
 // that is not retriable, at most maxOpTries times, backing off between
 // tries, as librdkafka documents for the transaction API.
 func (r *run) retry(op string, call func(context.Context) error) error {
+	return r.retryUntil(context.Background(), op, call)
+}
+
+// retryUntil is retry that gives up when stop ends.
+func (r *run) retryUntil(stop context.Context, op string, call func(context.Context) error) error {
 	wait := 50 * time.Millisecond
 	for try := 1; ; try++ {
 		ctx, cancel := context.WithTimeout(context.Background(), r.p.cfg.OpTimeout)
 		err := call(ctx)
 		cancel()
 		var ke ck.Error
-		if err == nil || !errors.As(err, &ke) || !ke.IsRetriable() || ke.IsFatal() || ke.TxnRequiresAbort() || try >= maxOpTries {
+		if err == nil || !errors.As(err, &ke) || !ke.IsRetriable() || ke.IsFatal() || ke.TxnRequiresAbort() ||
+			try >= maxOpTries || stop.Err() != nil {
 			return err
 		}
 		r.p.metrics.retries.WithLabelValues(r.p.cfg.Group, op).Inc()
@@ -417,6 +456,10 @@ func (r *run) process(m *ck.Message) ([]outMsg, error) {
 	if h == nil {
 		r.tally.skipped[[3]string{topic, env.Type, group}]++
 		return nil, nil
+	}
+	k := recKey{tpKey{topic, m.TopicPartition.Partition}, int64(m.TopicPartition.Offset)}
+	if reason, ok := r.unproducible[k]; ok {
+		return r.deadLetter(m, env.Type, &handlerError{code: kafka.CodeHandler, err: errors.New(reason)}, 1), nil
 	}
 	ev, err := r.decode(h, env, m.Value)
 	if err != nil {
