@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/waybill/waybill/cmd/waybill/internal/avrojson"
 	"github.com/waybill/waybill/cmd/waybill/internal/cli"
 	"github.com/waybill/waybill/cmd/waybill/internal/kafkaflags"
 	"github.com/waybill/waybill/pkg/kafka"
@@ -84,11 +85,11 @@ func runLs(ctx context.Context, env *cli.Env, f lsFlags, topic string) error {
 	}
 
 	url := cmp.Or(f.registry, os.Getenv(registry.EnvURL), defaultRegistry)
-	dec := newDecoder(url, cmp.Or(f.username, os.Getenv(registry.EnvUsername)), cmp.Or(f.password, os.Getenv(registry.EnvPassword)), f.registryTimeout)
+	dec := avrojson.New(url, cmp.Or(f.username, os.Getenv(registry.EnvUsername)), cmp.Or(f.password, os.Getenv(registry.EnvPassword)), f.registryTimeout)
 	out := make([]letterJSON, len(letters))
 	for i, d := range letters {
 		out[i] = newLetterJSON(d)
-		event, err := dec.decode(ctx, d.Message.Value)
+		event, err := dec.Decode(ctx, d.Message.Value)
 		if err != nil {
 			out[i].DecodeError = oneLine(err.Error())
 		} else {

@@ -19,6 +19,7 @@ import (
 	"github.com/waybill/waybill/cmd/waybill/internal/lintcmd"
 	"github.com/waybill/waybill/cmd/waybill/internal/registrycmd"
 	"github.com/waybill/waybill/cmd/waybill/internal/replay"
+	"github.com/waybill/waybill/cmd/waybill/internal/tailcmd"
 	"github.com/waybill/waybill/cmd/waybill/internal/topicscmd"
 )
 
@@ -74,6 +75,6 @@ Exit codes: 0 passed, 1 findings (incompatible, lint violations), 2 could not ru
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return cli.Usagef("%s: %v", c.CommandPath(), err)
 	})
-	cmd.AddCommand(lintcmd.New(env), compatcmd.New(env), registrycmd.New(env), browsecmd.New(env), gencmd.New(env), devcmd.New(env), dlq.New(env), replay.New(env), topicscmd.New(env))
+	cmd.AddCommand(lintcmd.New(env), compatcmd.New(env), registrycmd.New(env), browsecmd.New(env), gencmd.New(env), devcmd.New(env), dlq.New(env), replay.New(env), topicscmd.New(env), tailcmd.New(env))
 	return cmd
 }

@@ -1,4 +1,8 @@
-package dlq
+// Package avrojson shows Avro bodies in the Confluent wire format as JSON for
+// a person to read (waybill dlq ls, waybill tail), with the writer's schema
+// fetched from the registry by ID. It never fails a listing: a body that does
+// not decode gets its reason instead.
+package avrojson
 
 import (
 	"context"
@@ -18,11 +22,10 @@ import (
 	"github.com/waybill/waybill/pkg/registry"
 )
 
-// decoder turns dead letters' bodies into JSON for a person to read, with the
-// writer's schema from the registry. It never fails the listing: a body that
-// does not decode gets its reason instead. Once the registry does not answer,
-// it is not asked again.
-type decoder struct {
+// Decoder turns wire-format values into JSON for a person to read, with the
+// writer's schema from the registry. Once the registry does not answer, it is
+// not asked again. It is not safe for concurrent use.
+type Decoder struct {
 	client  *registry.Client
 	url     string
 	schemas map[uint32]avro.Schema
@@ -30,8 +33,9 @@ type decoder struct {
 	down    error
 }
 
-func newDecoder(url, username, password string, timeout time.Duration) *decoder {
-	d := &decoder{url: url, schemas: map[uint32]avro.Schema{}, errs: map[uint32]error{}}
+// New returns a Decoder on the registry at url.
+func New(url, username, password string, timeout time.Duration) *Decoder {
+	d := &Decoder{url: url, schemas: map[uint32]avro.Schema{}, errs: map[uint32]error{}}
 	c, err := registry.New(registry.Config{URL: url, Username: username, Password: password, Timeout: timeout})
 	if err != nil {
 		d.down = fmt.Errorf("registry %s: %w", url, err)
@@ -41,8 +45,9 @@ func newDecoder(url, username, password string, timeout time.Duration) *decoder 
 	return d
 }
 
-// decode returns the body of value (the Confluent wire format) as JSON.
-func (d *decoder) decode(ctx context.Context, value []byte) (json.RawMessage, error) {
+// Decode returns the body of value (magic byte, schema ID, Avro body) as
+// JSON, fields in schema order, or why it cannot.
+func (d *Decoder) Decode(ctx context.Context, value []byte) (json.RawMessage, error) {
 	id, body, err := envelope.ParseWire(value)
 	if err != nil {
 		return nil, err
@@ -229,7 +234,7 @@ func (k *skimmer) blocks(item func()) {
 	}
 }
 
-func (d *decoder) schema(ctx context.Context, id uint32) (avro.Schema, error) {
+func (d *Decoder) schema(ctx context.Context, id uint32) (avro.Schema, error) {
 	if s, ok := d.schemas[id]; ok {
 		return s, nil
 	}
@@ -254,7 +259,7 @@ func (d *decoder) schema(ctx context.Context, id uint32) (avro.Schema, error) {
 }
 
 // fetch gets the schema with ID id and its references, and parses it.
-func (d *decoder) fetch(ctx context.Context, id uint32) (avro.Schema, error) {
+func (d *Decoder) fetch(ctx context.Context, id uint32) (avro.Schema, error) {
 	sv, err := d.client.SchemaByID(ctx, int(id))
 	if err != nil {
 		if errors.Is(err, registry.ErrSchemaNotFound) {
@@ -276,7 +281,7 @@ func (d *decoder) fetch(ctx context.Context, id uint32) (avro.Schema, error) {
 	return s, nil
 }
 
-func (d *decoder) refs(ctx context.Context, cache *avro.SchemaCache, refs []registry.Reference, depth int) error {
+func (d *Decoder) refs(ctx context.Context, cache *avro.SchemaCache, refs []registry.Reference, depth int) error {
 	if depth > 32 {
 		return errors.New("references nest too deep")
 	}

@@ -1,4 +1,4 @@
-package dlq
+package avrojson
 
 import (
 	"encoding/json"
