@@ -28,8 +28,11 @@ const DefaultTopicsTimeout = 30 * time.Second
 // its partitions nor its configuration are checked or changed). It returns
 // the topics it created, sorted; with an error, those created before it.
 //
-// Where ctx has no deadline, DefaultTopicsTimeout applies; a broker that
-// cannot be reached in that time is an error.
+// A cluster still starting refuses some creations for a while
+// (INVALID_REPLICATION_FACTOR while brokers are not yet taking replicas, a
+// moving controller, retriable errors): those are tried again each second
+// until ctx ends. Where ctx has no deadline, DefaultTopicsTimeout applies; a
+// broker that cannot be reached in that time is an error.
 func CreateTopics(ctx context.Context, cfg Config, cat *catalog.Catalog) (created []string, err error) {
 	specs := topicSpecs(cat)
 	if len(specs) == 0 {
@@ -55,25 +58,48 @@ func CreateTopics(ctx context.Context, cfg Config, cat *catalog.Catalog) (create
 	if opTimeout <= 0 {
 		return nil, fmt.Errorf("kafka: create topics: %w", context.DeadlineExceeded)
 	}
-	res, err := admin.CreateTopics(ctx, specs, ck.SetAdminOperationTimeout(opTimeout))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("kafka: create topics on %s: %w", cfg.Brokers(), context.Cause(ctx))
+	// A cluster that is still starting refuses some creations for a while
+	// (a broker not yet taking replicas: INVALID_REPLICATION_FACTOR; a
+	// controller moving): those are tried again, each second, until ctx ends.
+	pending := specs
+	for {
+		res, err := admin.CreateTopics(ctx, pending, ck.SetAdminOperationTimeout(opTimeout))
+		if err != nil {
+			if ctx.Err() != nil {
+				return created, fmt.Errorf("kafka: create topics on %s: %w", cfg.Brokers(), context.Cause(ctx))
+			}
+			return created, fmt.Errorf("kafka: create topics on %s: %s", cfg.Brokers(), cfg.Redact(err.Error()))
 		}
-		return nil, fmt.Errorf("kafka: create topics on %s: %s", cfg.Brokers(), cfg.Redact(err.Error()))
-	}
-	var errs []error
-	for _, r := range res {
-		switch r.Error.Code() {
-		case ck.ErrNoError:
-			created = append(created, r.Topic)
-		case ck.ErrTopicAlreadyExists:
-		default:
-			errs = append(errs, fmt.Errorf("kafka: create topic %s: %s", r.Topic, cfg.Redact(r.Error.Error())))
+		var errs []error
+		var again []ck.TopicSpecification
+		byName := make(map[string]ck.TopicSpecification, len(pending))
+		for _, sp := range pending {
+			byName[sp.Topic] = sp
 		}
+		for _, r := range res {
+			switch code := r.Error.Code(); {
+			case code == ck.ErrNoError:
+				created = append(created, r.Topic)
+			case code == ck.ErrTopicAlreadyExists:
+			case r.Error.IsRetriable() || code == ck.ErrInvalidReplicationFactor || code == ck.ErrNotController ||
+				code == ck.ErrRequestTimedOut || code == ck.ErrNotCoordinator:
+				again = append(again, byName[r.Topic])
+				errs = append(errs, fmt.Errorf("kafka: create topic %s: %s", r.Topic, cfg.Redact(r.Error.Error())))
+			default:
+				errs = append(errs, fmt.Errorf("kafka: create topic %s: %s", r.Topic, cfg.Redact(r.Error.Error())))
+			}
+		}
+		slices.Sort(created)
+		if len(again) == 0 || len(again) < len(errs) {
+			return created, errors.Join(errs...)
+		}
+		select {
+		case <-ctx.Done():
+			return created, errors.Join(errs...)
+		case <-time.After(time.Second):
+		}
+		pending = again
 	}
-	slices.Sort(created)
-	return created, errors.Join(errs...)
 }
 
 // topicSpecs returns the topics of cat and their dead-letter topics, sorted
