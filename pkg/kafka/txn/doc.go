@@ -52,7 +52,12 @@
 // transaction as the offsets, so it is written exactly when the offset moves
 // past its event. Events of a type without a handler are skipped and
 // counted. A registry that cannot be reached aborts the transaction (reason
-// "registry") and the batch is read again after Retry.Max.
+// "registry") and the batch is read again after Retry.Max. An event a
+// handler sends that librdkafka refuses to queue (larger than
+// message.max.bytes, ...) aborts the transaction once (reason "produce");
+// when its record comes again it is dead-lettered (code "handler", the
+// reason naming the refusal) instead of handled, so it cannot stall the
+// partition.
 //
 // # Failures of the transaction, as librdkafka documents them
 //

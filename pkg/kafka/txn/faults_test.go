@@ -66,6 +66,11 @@ func TestEvidenceAborts(t *testing.T) {
 				t.Fatalf("fault %s never hit (%d hits before): the processor finished or stalled", f.name, hits)
 			}
 			hits++
+			// One fault per transaction: the next is installed once
+			// this one's transaction is aborted.
+			eventually(t, 10*time.Second, f.name+" aborts a transaction", func() bool {
+				return e.metric(t, "waybill_txn_aborts_total", nil) >= float64(hits)
+			})
 		}
 	}
 	eventually(t, 45*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "aborts", inTopic) })

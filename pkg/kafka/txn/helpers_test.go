@@ -94,8 +94,18 @@ func (e *env) config(group, txnID string) txn.Config {
 		Retry:           consumer.RetryPolicy{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond},
 		OpTimeout:       10 * time.Second,
 		Registerer:      e.metrics,
-		Logger:          slog.New(slog.DiscardHandler),
+		Logger:          testLogger(),
 	}
+}
+
+// testLogger discards the processor's logs, unless TXN_TEST_LOG is set
+// (to a level: debug, info, warn).
+func testLogger() *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(os.Getenv("TXN_TEST_LOG"))); err != nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
 func order(i int) *orderevents.OrderCreatedV2 {

@@ -54,9 +54,10 @@ func TestRebalanceAndRestart(t *testing.T) {
 	}
 	committed, _ := e.outputs(t, "read_committed")
 	exactlyOnce(t, committed, n)
-	t.Logf("%d orders: a handled %d, b %d, a again %d (%d handled twice, their transactions aborted or never committed); a's graceful stop took %v; %v commits, %v aborts",
+	t.Logf("%d orders: a handled %d, b %d, a again %d (%d handled twice, their transactions aborted or never committed); a's graceful stop took %v; %v commits, %v aborts (%v at send_offsets: the group's generation moved on)",
 		n, a1.Load(), b.Load(), a2.Load(), a1.Load()+b.Load()+a2.Load()-n, stopTook.Round(time.Millisecond),
-		e.metric(t, "waybill_txn_commits_total", nil), e.metric(t, "waybill_txn_aborts_total", nil))
+		e.metric(t, "waybill_txn_commits_total", nil), e.metric(t, "waybill_txn_aborts_total", nil),
+		e.metric(t, "waybill_txn_aborts_total", map[string]string{"reason": "send_offsets"}))
 	if a2.Load() == 0 {
 		t.Error("a's second life handled nothing: the test did not restart mid-stream")
 	}
