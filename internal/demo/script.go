@@ -29,7 +29,8 @@ type Scenario struct {
 	Total      string
 	// Cancel cancels the order right after it is placed.
 	Cancel bool
-	// Restock receives the missing units once the order is backordered.
+	// Restock receives the order's units at the warehouse once the order
+	// is backordered and its shortage alert raised.
 	Restock bool
 	// Want is the order's end status.
 	Want string
@@ -169,7 +170,8 @@ func Script(ctx context.Context, cfg Config) ([]*Outcome, error) {
 	return outs, nil
 }
 
-// restock receives the units an order is short of, which fills its backorder.
+// restock receives an order's units at the warehouse (POST /stock), which
+// fills its backorder.
 func restock(ctx context.Context, c *Client, w io.Writer, out *Outcome) error {
 	for _, it := range out.Scenario.Items {
 		res, err := c.Adjust(ctx, Adjustment{SKU: it.SKU, Quantity: int64(it.Quantity), Reason: "RECEIVED", Note: "demo: goods in for the backorder of " + out.Order.ID})
