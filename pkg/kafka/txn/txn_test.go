@@ -1,10 +1,12 @@
 package txn_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/waybill/waybill/pkg/envelope"
+	"github.com/waybill/waybill/pkg/kafka"
 	"github.com/waybill/waybill/pkg/kafka/txn"
 )
 
@@ -42,11 +44,46 @@ func TestHappyPath(t *testing.T) {
 			t.Errorf("output envelope %+v", env)
 		}
 	}
+	if dlq := e.cluster.ReadTopic(t, kafka.DeadLetterTopic(inTopic), "read_uncommitted"); len(dlq) != 0 {
+		t.Errorf("%d dead letters, want none", len(dlq))
+	}
 	commits := e.metric(t, "waybill_txn_commits_total", nil)
 	aborts := e.metric(t, "waybill_txn_aborts_total", nil)
 	consumed := e.metric(t, "waybill_events_consumed_total", nil)
 	t.Logf("%d events in %v: %v commits, %v aborts, %v consumed", n, took.Round(time.Millisecond), commits, aborts, consumed)
 	if consumed != n || aborts != 0 || commits == 0 {
 		t.Errorf("metrics: consumed %v (want %d), aborts %v, commits %v", consumed, n, aborts, commits)
+	}
+}
+
+// New refuses a configuration that is incomplete or would break exactly
+// once.
+func TestNewRefuses(t *testing.T) {
+	e := newEnv(t, 1)
+	for name, mutate := range map[string]func(*txn.Config){
+		"no brokers":          func(c *txn.Config) { c.Kafka = kafka.Config{} },
+		"no group":            func(c *txn.Config) { c.Group = "" },
+		"no topics":           func(c *txn.Config) { c.Topics = nil },
+		"no transactional ID": func(c *txn.Config) { c.TransactionalID = "" },
+		"no source":           func(c *txn.Config) { c.Source = "" },
+		"auto commit":         func(c *txn.Config) { c.Kafka = c.Kafka.With("enable.auto.commit", "true") },
+		"offset store":        func(c *txn.Config) { c.Kafka = c.Kafka.With("enable.auto.offset.store", "true") },
+		"read uncommitted":    func(c *txn.Config) { c.Kafka = c.Kafka.With("isolation.level", "read_uncommitted") },
+		"no idempotence":      func(c *txn.Config) { c.Kafka = c.Kafka.With("enable.idempotence", "false") },
+		"acks=1":              func(c *txn.Config) { c.Kafka = c.Kafka.With("acks", "1") },
+		"other txn id":        func(c *txn.Config) { c.Kafka = c.Kafka.With("transactional.id", "other") },
+		"other group":         func(c *txn.Config) { c.Kafka = c.Kafka.With("group.id", "other") },
+	} {
+		cfg := e.config("g", "t")
+		mutate(&cfg)
+		if _, err := txn.New(cfg, e.serde); err == nil || !strings.HasPrefix(err.Error(), "txn: ") {
+			t.Errorf("%s: New returned %v, want a txn: error", name, err)
+		}
+	}
+	if _, err := txn.New(e.config("g", "t"), nil); err == nil {
+		t.Error("New without a serde succeeded")
+	}
+	if _, err := txn.New(e.config("g", "t"), e.serde); err != nil {
+		t.Errorf("New: %v", err)
 	}
 }
