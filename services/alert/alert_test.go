@@ -361,3 +361,49 @@ func sample(t *testing.T, url, series string) float64 {
 	}
 	return -1
 }
+
+// TestCauseGoneBeforeAlert: the topics are read independently, so the
+// event that ends an alert's cause (the order reserved, the shipment
+// delivered) may be read before the alert itself; the alert is then
+// resolved as soon as it is recorded, never left open.
+func TestCauseGoneBeforeAlert(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	env := platformtest.New(t)
+	svc := env.Start(t, env.Config(t, alert.Name), alert.Options{WriteOffThreshold: 10}.Setup)
+
+	env.Send(t, ctx, &warehouseevents.InventoryReservedV1{OrderID: "ord-late", WarehouseID: "wh-ams-1",
+		Reservations: []warehouseevents.Reservation{{SKU: "SKU-C", Quantity: 1}}, ReservedAt: now()})
+	env.Send(t, ctx, statusChanged("shp-late", shipmentevents.ShipmentStatusV2Delivered, now()))
+	platformtest.Eventually(t, 0, func() error {
+		if ran, _ := handled(t, svc.URL, warehouseevents.InventoryReservedEventType); ran < 1 {
+			return fmt.Errorf("InventoryReserved handled %v times", ran)
+		}
+		if ran, _ := handled(t, svc.URL, shipmentevents.ShipmentStatusChangedEventType); ran < 1 {
+			return fmt.Errorf("ShipmentStatusChanged handled %v times", ran)
+		}
+		return nil
+	})
+	env.Send(t, ctx, &alertevents.AlertRaisedV2{AlertID: "shortage-ord-late", Type: alertevents.AlertTypeV2InventoryShortage,
+		Severity: alertevents.AlertSeverityWarning, Entity: alertevents.EntityRef{EntityType: alertevents.EntityTypeOrder, EntityID: "ord-late"},
+		Description: "short", RaisedAt: now(), Attributes: map[string]string{"skus": "SKU-C"}})
+	env.Send(t, ctx, &alertevents.AlertRaisedV2{AlertID: "alr-delay-shp-late", Type: alertevents.AlertTypeV2Delay,
+		Severity: alertevents.AlertSeverityWarning, Entity: alertevents.EntityRef{EntityType: alertevents.EntityTypeShipment, EntityID: "shp-late"},
+		Description: "late", RaisedAt: now()})
+	platformtest.Eventually(t, 0, func() error {
+		if _, all := list(t, svc.URL, ""); len(all) != 2 {
+			return fmt.Errorf("alerts %s", ids(all))
+		}
+		if _, open := list(t, svc.URL, "open=true"); len(open) != 0 {
+			return fmt.Errorf("open alerts %s", ids(open))
+		}
+		return nil
+	})
+	got := map[string]string{}
+	for _, r := range own(t, env, newResolved) {
+		got[r.AlertID] = r.Resolution
+	}
+	if !strings.Contains(got["shortage-ord-late"], "ord-late") || !strings.Contains(got["alr-delay-shp-late"], "delivered") {
+		t.Errorf("AlertResolved sent: %v", got)
+	}
+}

@@ -114,6 +114,9 @@ func (s *service) resolveOrder(ctx context.Context, orderID, resolution string) 
 	if err != nil {
 		return err
 	}
+	if err := settle(tx, alertevents.EntityTypeOrder, orderID, resolution); err != nil {
+		return err
+	}
 	open, err := openAlerts(tx, alertevents.EntityTypeOrder, orderID)
 	if err != nil {
 		return err
@@ -153,8 +156,30 @@ func (s *service) onAlertRaised(ctx context.Context, m consumer.Meta, ev *alerte
 		s.raisedTotal.WithLabelValues(a.Type).Inc()
 		platform.Logger(ctx).Warn("alert raised", "alert_id", a.ID, "type", a.Type, "severity", a.Severity,
 			"entity_type", a.EntityType, "entity_id", a.EntityID, "raised_by", a.RaisedBy, "description", a.Description)
+		if err := putAlert(tx, a); err != nil {
+			return err
+		}
+		// Its cause may be gone already: the reservation, cancellation or
+		// delivery was read first (another topic, read independently).
+		if res, ok := settled(tx, ev.Entity.EntityType, ev.Entity.EntityID); ok && settles(ev) {
+			return s.resolve(ctx, tx, a, res)
+		}
+		return nil
 	}
 	return putAlert(tx, a)
+}
+
+// settles reports whether an alert is one settle's record resolves: a
+// shortage about an order (reserved or cancelled since) or a delay about a
+// shipment (delivered since).
+func settles(ev *alertevents.AlertRaisedV2) bool {
+	switch ev.Entity.EntityType {
+	case alertevents.EntityTypeOrder:
+		return ev.Type == alertevents.AlertTypeV2InventoryShortage
+	case alertevents.EntityTypeShipment:
+		return ev.Type == alertevents.AlertTypeV2Delay
+	}
+	return false
 }
 
 // onAlertResolved closes an alert. One not seen raised yet is kept as
@@ -220,6 +245,10 @@ func (s *service) onStatusChanged(ctx context.Context, _ consumer.Meta, ev *ship
 			Description: desc, RaisedAt: ev.ChangedAt, Attributes: attrs,
 		})
 	case shipmentevents.ShipmentStatusV2Delivered:
+		if err := settle(tx, alertevents.EntityTypeShipment, ev.ShipmentID,
+			fmt.Sprintf("Shipment %s delivered%s at %s.", ev.ShipmentID, where, ev.ChangedAt.Format(time.RFC3339))); err != nil {
+			return err
+		}
 		for _, a := range open {
 			if a.Attributes["rule"] == RuleShipmentReturned {
 				continue

@@ -25,9 +25,15 @@ import (
 //	              open alert, under its entity and, for an alert about an
 //	              order's shortage, under each SKU it names (SKU/<sku>/...),
 //	              so the event that ends a cause finds its alerts by prefix
+//	alert.settled "<ENTITY_TYPE>/<entity_id>" -> resolution, for an order
+//	              reserved or cancelled and a shipment delivered: the
+//	              cause of a shortage or delay alert about it is gone, so
+//	              such an alert read later (the topics are read
+//	              independently) is resolved as soon as it is recorded
 var (
-	bucketAlerts = []byte("alert.alerts")
-	bucketOpen   = []byte("alert.open")
+	bucketAlerts  = []byte("alert.alerts")
+	bucketOpen    = []byte("alert.open")
+	bucketSettled = []byte("alert.settled")
 )
 
 // Alert statuses.
@@ -122,7 +128,7 @@ func (a *Alert) indexKeys() [][]byte {
 
 func createBuckets(db *bbolt.DB) error {
 	return db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketAlerts, bucketOpen} {
+		for _, b := range [][]byte{bucketAlerts, bucketOpen, bucketSettled} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("alert: bucket %s: %w", b, err)
 			}
@@ -207,4 +213,16 @@ func compareTime(a, b *time.Time) int {
 		return 1
 	}
 	return a.Compare(*b)
+}
+
+// settle records that the causes of shortage or delay alerts about an
+// entity are gone, with the resolution to give such an alert read later.
+func settle(tx *bbolt.Tx, entityType alertevents.EntityType, entityID, resolution string) error {
+	return tx.Bucket(bucketSettled).Put([]byte(string(entityType)+"/"+entityID), []byte(resolution))
+}
+
+// settled returns the resolution settle recorded for an entity, if any.
+func settled(tx *bbolt.Tx, entityType alertevents.EntityType, entityID string) (string, bool) {
+	v := tx.Bucket(bucketSettled).Get([]byte(string(entityType) + "/" + entityID))
+	return string(v), v != nil
 }
