@@ -29,7 +29,7 @@ func (p *Processor) producerConfig() *ck.ConfigMap {
 // consumerConfig is the consumer's librdkafka configuration: the user's
 // properties without the producer's, and those exactly-once needs over them.
 func (p *Processor) consumerConfig() *ck.ConfigMap {
-	defaults := map[string]any{"auto.offset.reset": "earliest"}
+	defaults := map[string]any{"auto.offset.reset": "earliest", "statistics.interval.ms": 5000}
 	if p.cfg.Kafka.Properties["group.protocol"] != "consumer" {
 		defaults["partition.assignment.strategy"] = "cooperative-sticky"
 	}
@@ -56,7 +56,7 @@ func consumerOnly(k string) bool {
 		"enable.auto.offset.store", "auto.offset.reset", "isolation.level",
 		"fetch.min.bytes", "fetch.max.bytes", "fetch.wait.max.ms", "fetch.message.max.bytes",
 		"max.partition.fetch.bytes", "queued.min.messages", "queued.max.messages.kbytes",
-		"enable.partition.eof", "check.crcs":
+		"enable.partition.eof", "check.crcs", "statistics.interval.ms":
 		return true
 	}
 	return false

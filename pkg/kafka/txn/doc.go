@@ -114,7 +114,10 @@
 // names, help and labels (so one process can run both):
 // waybill_events_consumed_total, waybill_events_retried_total,
 // waybill_events_dead_lettered_total{...,code}, waybill_events_skipped_total,
-// waybill_handler_duration_seconds, and the producer's
+// waybill_handler_duration_seconds, waybill_consumer_lag{topic,partition,group}
+// (the end of the partition, as librdkafka last saw it, less the offset the
+// last transaction committed; updated on every commit and from the
+// statistics, statistics.interval.ms 5 s unless configured), and the producer's
 // waybill_events_produced_total{topic,event_type}. The consumed,
 // dead-lettered, skipped and produced counters count committed transactions
 // only: an aborted transaction's records are counted when they commit.

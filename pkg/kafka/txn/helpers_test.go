@@ -270,6 +270,8 @@ func (e *env) metric(t testing.TB, name string, want map[string]string) float64 
 			switch {
 			case m.Counter != nil:
 				sum += m.Counter.GetValue()
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
 			case m.Histogram != nil:
 				sum += float64(m.Histogram.GetSampleCount())
 			}

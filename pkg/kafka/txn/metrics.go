@@ -1,7 +1,9 @@
 package txn
 
 import (
+	"encoding/json"
 	"errors"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -23,6 +25,7 @@ type metrics struct {
 	skipped      *prometheus.CounterVec
 	duration     *prometheus.HistogramVec
 	produced     *prometheus.CounterVec // topic, event_type
+	lag          *prometheus.GaugeVec   // topic, partition, group
 }
 
 func newMetrics(r prometheus.Registerer) (*metrics, error) {
@@ -58,6 +61,12 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 		Help:    "Time a handler attempt took.",
 		Buckets: []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5, 30},
 	}, labels)); err != nil {
+		return nil, err
+	}
+	if m.lag, err = register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "waybill_consumer_lag",
+		Help: "Records between a partition's high watermark and the consumer's position (librdkafka consumer_lag).",
+	}, []string{"topic", "partition", "group"})); err != nil {
 		return nil, err
 	}
 	if m.txnDuration, err = register(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -119,5 +128,60 @@ func (m *metrics) add(t *tally) {
 	}
 	for k, n := range t.produced {
 		m.produced.WithLabelValues(k[:]...).Add(float64(n))
+	}
+}
+
+// stats is the part of librdkafka's statistics JSON the lag gauge needs
+// (https://github.com/confluentinc/librdkafka/blob/master/STATISTICS.md).
+type stats struct {
+	Topics map[string]struct {
+		Partitions map[string]struct {
+			LastStable int64 `json:"ls_offset"`
+			Committed  int64 `json:"committed_offset"`
+		} `json:"partitions"`
+	} `json:"topics"`
+}
+
+// observeLag sets the lag gauge of the partitions r owns from a statistics
+// event: the last stable offset (the end a read_committed reader sees) less
+// the offset the last transaction committed. librdkafka's own consumer_lag
+// is not used: it counts from the offsets its consumer committed, and here
+// the producer commits them, in the transaction. Statistics queue behind the
+// records already fetched, so commits update the gauge too (lagAfterCommit).
+func (r *run) observeLag(js string) {
+	var s stats
+	if err := json.Unmarshal([]byte(js), &s); err != nil {
+		r.p.log.Debug("txn: statistics", "error", err)
+		return
+	}
+	for topic, t := range s.Topics {
+		for ps, p := range t.Partitions {
+			n, err := strconv.ParseInt(ps, 10, 32)
+			k := tpKey{topic, int32(n)}
+			if err != nil || n < 0 || !r.assigned[k] || p.LastStable < 0 {
+				continue
+			}
+			pos, ok := r.committed[k]
+			if !ok {
+				pos = p.Committed
+			}
+			if pos < 0 {
+				continue
+			}
+			r.p.metrics.lag.WithLabelValues(topic, ps, r.p.cfg.Group).Set(float64(max(p.LastStable-pos, 0)))
+		}
+	}
+}
+
+// lagAfterCommit sets the lag gauge of the partitions of the committed
+// batch: the high watermark librdkafka last saw (no request) less the
+// offset committed.
+func (r *run) lagAfterCommit() {
+	for k, pos := range r.batchEnd {
+		_, high, err := r.cons.GetWatermarkOffsets(k.topic, k.part)
+		if err != nil || high < 0 {
+			continue
+		}
+		r.p.metrics.lag.WithLabelValues(k.topic, strconv.Itoa(int(k.part)), r.p.cfg.Group).Set(float64(max(high-pos, 0)))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -56,6 +57,9 @@ type run struct {
 	// queue (too large, ...): the transaction was aborted, and when the
 	// record comes again it is dead-lettered instead of handled.
 	unproducible map[recKey]string
+	// committed is the offset each partition's last transaction committed.
+	committed map[tpKey]int64
+	batchEnd  map[tpKey]int64 // the offsets the batch's transaction commits
 }
 
 type recKey struct {
@@ -81,6 +85,7 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 	p.mu.Unlock()
 
 	r := &run{p: p, handlers: handlers, assigned: map[tpKey]bool{}, tally: newTally(), unproducible: map[recKey]string{},
+		committed: map[tpKey]int64{}, batchEnd: map[tpKey]int64{},
 		hctx: context.WithoutCancel(ctx)}
 
 	if r.prod, err = ck.NewProducer(p.producerConfig()); err != nil {
@@ -179,6 +184,8 @@ func (r *run) collect(ctx context.Context) error {
 				deadline = time.Now().Add(r.p.cfg.BatchWait)
 			}
 			r.batch = append(r.batch, e)
+		case *ck.Stats:
+			r.observeLag(e.String())
 		case ck.Error:
 			if e.IsFatal() {
 				return fmt.Errorf("txn: consumer: %w: %s", ErrFatal, r.p.cfg.Kafka.Redact(e.Error()))
@@ -205,7 +212,10 @@ func (r *run) rebalance(cons *ck.Consumer, ev ck.Event) error {
 		r.p.log.Debug("txn: assigned", "partitions", len(e.Partitions))
 	case ck.RevokedPartitions:
 		for _, tp := range e.Partitions {
-			delete(r.assigned, tpKey{*tp.Topic, tp.Partition})
+			k := tpKey{*tp.Topic, tp.Partition}
+			delete(r.assigned, k)
+			delete(r.committed, k)
+			r.p.metrics.lag.DeleteLabelValues(k.topic, strconv.Itoa(int(k.part)), r.p.cfg.Group)
 		}
 		for k := range r.unproducible {
 			if !r.assigned[k.tpKey] {
@@ -253,6 +263,12 @@ func (r *run) transact() error {
 		r.p.metrics.commits.WithLabelValues(r.p.cfg.Group).Inc()
 		r.p.metrics.txnDuration.WithLabelValues(r.p.cfg.Group).Observe(time.Since(start).Seconds())
 		r.p.metrics.add(r.tally)
+		clear(r.batchEnd)
+		for _, m := range r.batch {
+			r.batchEnd[tpKey{*m.TopicPartition.Topic, m.TopicPartition.Partition}] = int64(m.TopicPartition.Offset) + 1
+		}
+		maps.Copy(r.committed, r.batchEnd)
+		r.lagAfterCommit()
 		if len(r.unproducible) > 0 {
 			// Dead-lettered for good (kept until now: an abort
 			// brings them back).

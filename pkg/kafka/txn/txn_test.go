@@ -1,12 +1,15 @@
 package txn_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/waybill/waybill/pkg/envelope"
+	"github.com/waybill/waybill/pkg/events/orderevents"
 	"github.com/waybill/waybill/pkg/kafka"
+	"github.com/waybill/waybill/pkg/kafka/consumer"
 	"github.com/waybill/waybill/pkg/kafka/txn"
 )
 
@@ -86,4 +89,34 @@ func TestNewRefuses(t *testing.T) {
 	if _, err := txn.New(e.config("g", "t"), e.serde); err != nil {
 		t.Errorf("New: %v", err)
 	}
+}
+
+// waybill_consumer_lag follows the committed transactions: above zero while
+// a slow handler works through the backlog, zero on every partition once
+// everything is committed.
+func TestLag(t *testing.T) {
+	const n = 600
+	e := newEnv(t, 3)
+	e.produceOrders(t, n)
+	cfg := e.config("lag", "lag-0")
+	cfg.Kafka = cfg.Kafka.With("statistics.interval.ms", "100")
+	cfg.MaxBatch = 20
+	p, err := txn.New(cfg, e.serde)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn.Handle(p, newOrder, func(ctx context.Context, m consumer.Meta, ev *orderevents.OrderCreatedV2, out *txn.Out) error {
+		time.Sleep(2 * time.Millisecond)
+		return reserve(ctx, m, ev, out)
+	})
+	r := start(t, p)
+	lag := func() float64 { return e.metric(t, "waybill_consumer_lag", map[string]string{"group": "lag"}) }
+	var peak float64
+	eventually(t, 20*time.Second, "lag above zero", func() bool { peak = max(peak, lag()); return peak > 0 })
+	eventually(t, 30*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "lag", inTopic) })
+	eventually(t, 5*time.Second, "lag back to zero", func() bool { return lag() == 0 })
+	if err := r.stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	t.Logf("lag seen at %v, then 0", peak)
 }
