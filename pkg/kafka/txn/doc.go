@@ -51,8 +51,10 @@
 // for byte plus the kafka.HeaderDeadLetter* headers, produced in the same
 // transaction as the offsets, so it is written exactly when the offset moves
 // past its event. Events of a type without a handler are skipped and
-// counted. A registry that cannot be reached aborts the transaction (reason
-// "registry") and the batch is read again after Retry.Max. An event a
+// counted. A registry that cannot be reached (to decode an input, or for
+// Out.Send to look an output's schema up) is not the event's fault: after
+// Retry.Attempts it aborts the transaction (reason "registry"), and the batch
+// is read again after Retry.Max; schemas seen before stay cached. An event a
 // handler sends that librdkafka refuses to queue (larger than
 // message.max.bytes, ...) aborts the transaction once (reason "produce");
 // when its record comes again it is dead-lettered (code "handler", the

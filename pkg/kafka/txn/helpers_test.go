@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,8 +41,11 @@ const (
 // schemas, a serde on it, and a metrics registry of the test's own.
 type env struct {
 	cluster *kafkatest.Cluster
+	client  *registry.Client
 	serde   *serde.Serde
 	metrics *prometheus.Registry
+	// registryDown makes the registry answer every request with 503.
+	registryDown atomic.Bool
 }
 
 func newEnv(t testing.TB, partitions int32, opts ...kfake.Opt) *env {
@@ -51,7 +56,14 @@ func newEnv(t testing.TB, partitions int32, opts ...kfake.Opt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
+	e := &env{metrics: prometheus.NewRegistry()}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e.registryDown.Load() {
+			http.Error(w, `{"error_code":50301,"message":"registry down for the test"}`, http.StatusServiceUnavailable)
+			return
+		}
+		srv.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() {
 		hs.Close()
 		_ = srv.Close()
@@ -78,7 +90,8 @@ func newEnv(t testing.TB, partitions int32, opts ...kfake.Opt) *env {
 			t.Fatalf("%s %s v%d: %s: %v", r.Action.Kind, r.Action.Subject, r.Action.Version, r.Status, r.Err)
 		}
 	}
-	return &env{cluster: cl, serde: serde.New(client), metrics: prometheus.NewRegistry()}
+	e.cluster, e.client, e.serde = cl, client, serde.New(client)
+	return e
 }
 
 // config is a processor configuration for the test cluster.

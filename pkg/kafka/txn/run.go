@@ -502,6 +502,13 @@ func (r *run) process(m *ck.Message) ([]outMsg, error) {
 		if herr == nil {
 			return out.msgs, nil
 		}
+		if out.registryErr != nil {
+			if attempt < pol.Attempts {
+				r.backoff(attempt - 1)
+				continue
+			}
+			return nil, fmt.Errorf("txn: serializing an output waits for the registry: %w", out.registryErr)
+		}
 		if consumer.IsRetryable(herr) && attempt < pol.Attempts {
 			r.p.log.Debug("txn: retrying", "topic", topic, "partition", meta.Partition, "offset", meta.Offset,
 				"attempt", attempt+1, "error", herr)

@@ -204,6 +204,10 @@ type Out struct {
 	p     *Processor
 	trace envelope.TraceParent
 	msgs  []outMsg
+	// registryErr is set when Send could not reach the registry: the
+	// attempt is retried, and then the transaction aborted, rather than
+	// the event dead-lettered.
+	registryErr error
 }
 
 type outMsg struct {
@@ -218,7 +222,10 @@ type outMsg struct {
 // trace (kafka.TraceFromContext; the handler's ctx carries the consumed
 // event's) or, when ctx has none, of the consumed event's. Send fails when
 // ev cannot be serialized (its schema unknown to the registry, an encoding
-// error) or has no key.
+// error) or has no key. When the registry cannot be reached, the handler's
+// error is not the event's fault: the attempt is retried, and when the
+// registry stays away the transaction is aborted (and the batch read again
+// later), whatever error the handler returned.
 func (o *Out) Send(ctx context.Context, ev events.Event) error {
 	key := ev.Key()
 	if key == "" {
@@ -226,6 +233,9 @@ func (o *Out) Send(ctx context.Context, ev events.Event) error {
 	}
 	value, id, err := o.p.serde.Serialize(ctx, ev)
 	if err != nil {
+		if transient(err) {
+			o.registryErr = err
+		}
 		return fmt.Errorf("txn: %w", err)
 	}
 	tp := kafka.TraceFromContext(ctx)

@@ -11,6 +11,7 @@ import (
 	"github.com/waybill/waybill/pkg/kafka"
 	"github.com/waybill/waybill/pkg/kafka/consumer"
 	"github.com/waybill/waybill/pkg/kafka/txn"
+	"github.com/waybill/waybill/pkg/serde"
 )
 
 // Each of N orders yields one reservation; read with read_committed the
@@ -119,4 +120,71 @@ func TestLag(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	t.Logf("lag seen at %v, then 0", peak)
+}
+
+// A registry that cannot be reached is not the events' fault: while it
+// answers 503, a processor that has no schema cached yet aborts its
+// transactions (reason "registry") and reads the batch again later; once the
+// registry is back, every order has its output once and nothing was
+// dead-lettered.
+func TestRegistryDown(t *testing.T) {
+	const n = 300
+	e := newEnv(t, 3)
+	e.produceOrders(t, n)
+	e.registryDown.Store(true)
+	p, err := txn.New(e.config("registry", "registry-0"), serde.New(e.client)) // nothing cached
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn.Handle(p, newOrder, reserve)
+	r := start(t, p)
+	eventually(t, 20*time.Second, "aborts while the registry is down", func() bool {
+		return e.metric(t, "waybill_txn_aborts_total", map[string]string{"reason": "registry"}) >= 2
+	})
+	e.registryDown.Store(false)
+	eventually(t, 30*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "registry", inTopic) })
+	if err := r.stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	count, _ := e.outputs(t, "read_committed")
+	exactlyOnce(t, count, n)
+	if dlq := e.cluster.ReadTopic(t, kafka.DeadLetterTopic(inTopic), "read_uncommitted"); len(dlq) != 0 {
+		t.Errorf("%d dead letters, want none", len(dlq))
+	}
+	t.Logf("%v aborts while the registry was down; then %d orders once each", e.metric(t, "waybill_txn_aborts_total", nil), n)
+}
+
+// While the output's schema cannot be looked up, Out.Send fails; the
+// handler's error is then not the event's fault either.
+func TestRegistryDownOnSend(t *testing.T) {
+	const n = 300
+	e := newEnv(t, 3)
+	e.produceOrders(t, n)
+	s := serde.New(e.client)
+	// The input's schema is cached, the output's is not.
+	if err := s.Deserialize(context.Background(), e.encode(t, order(0)).Value, newOrder()); err != nil {
+		t.Fatal(err)
+	}
+	e.registryDown.Store(true)
+	p, err := txn.New(e.config("registry", "registry-0"), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn.Handle(p, newOrder, func(ctx context.Context, m consumer.Meta, ev *orderevents.OrderCreatedV2, out *txn.Out) error {
+		return reserve(ctx, m, ev, out) // returns Send's error as a permanent one
+	})
+	r := start(t, p)
+	eventually(t, 20*time.Second, "aborts while the registry is down", func() bool {
+		return e.metric(t, "waybill_txn_aborts_total", map[string]string{"reason": "registry"}) >= 2
+	})
+	e.registryDown.Store(false)
+	eventually(t, 30*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "registry", inTopic) })
+	if err := r.stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	count, _ := e.outputs(t, "read_committed")
+	exactlyOnce(t, count, n)
+	if dlq := e.cluster.ReadTopic(t, kafka.DeadLetterTopic(inTopic), "read_uncommitted"); len(dlq) != 0 {
+		t.Errorf("%d dead letters, want none", len(dlq))
+	}
 }
