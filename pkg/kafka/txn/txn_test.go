@@ -170,9 +170,7 @@ func TestRegistryDownOnSend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	txn.Handle(p, newOrder, func(ctx context.Context, m consumer.Meta, ev *orderevents.OrderCreatedV2, out *txn.Out) error {
-		return reserve(ctx, m, ev, out) // returns Send's error as a permanent one
-	})
+	txn.Handle(p, newOrder, reserve) // returns Send's error as it is (permanent)
 	r := start(t, p)
 	eventually(t, 20*time.Second, "aborts while the registry is down", func() bool {
 		return e.metric(t, "waybill_txn_aborts_total", map[string]string{"reason": "registry"}) >= 2
