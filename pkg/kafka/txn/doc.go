@@ -71,7 +71,8 @@
 //     because the transaction is already in that state: AbortTransaction,
 //     then each partition of the batch is rewound (Seek) to the batch's
 //     first record, the offset the last transaction committed, and the
-//     records are read and handled again in a new transaction. The aborted
+//     records are read and handled again in a new transaction (after a back-off
+//     as Retry's when the transaction before was aborted too). The aborted
 //     transaction's events and dead letters are never visible to
 //     read_committed readers. Handlers therefore run again after an abort:
 //     their Kafka output is exactly once, a side effect outside Kafka is not.

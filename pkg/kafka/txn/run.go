@@ -60,6 +60,7 @@ type run struct {
 	// committed is the offset each partition's last transaction committed.
 	committed map[tpKey]int64
 	batchEnd  map[tpKey]int64 // the offsets the batch's transaction commits
+	aborts    int             // transactions aborted since the last commit
 }
 
 type recKey struct {
@@ -260,6 +261,7 @@ func (r *run) transact() error {
 		err = r.retry("commit", r.prod.CommitTransaction)
 	}
 	if err == nil {
+		r.aborts = 0
 		r.p.metrics.commits.WithLabelValues(r.p.cfg.Group).Inc()
 		r.p.metrics.txnDuration.WithLabelValues(r.p.cfg.Group).Observe(time.Since(start).Seconds())
 		r.p.metrics.add(r.tally)
@@ -295,8 +297,15 @@ func (r *run) transact() error {
 	}
 	r.p.metrics.aborts.WithLabelValues(r.p.cfg.Group, reason).Inc()
 	r.rewind()
-	if reason == "registry" {
+	r.aborts++
+	switch {
+	case reason == "registry":
 		time.Sleep(r.p.cfg.Retry.Max)
+	case r.aborts > 1:
+		// Aborts in a row (a broker refusing the group's offsets, ...):
+		// back off as for a handler's retries, so the loop does not
+		// spin.
+		r.backoff(r.aborts - 2)
 	}
 	return nil
 }
