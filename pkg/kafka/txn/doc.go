@@ -76,13 +76,18 @@
 //     transaction's events and dead letters are never visible to
 //     read_committed readers. Handlers therefore run again after an abort:
 //     their Kafka output is exactly once, a side effect outside Kafka is not.
-//   - A fatal error (IsFatal: this producer was fenced by a newer one with the
-//     same TransactionalID, or lost its producer ID): Run returns an error
-//     wrapping ErrFatal (and ErrFenced when fenced). It does not recreate the
-//     producer: a fenced instance is a zombie whose partitions another
-//     instance owns, and recreating it would fence that one in turn. The
-//     service should stop (or start a new Processor after a fatal error that
-//     is not fencing). The open transaction is aborted by the coordinator.
+//   - A fatal error (IsFatal). When this producer was fenced by a newer one
+//     with the same TransactionalID (PRODUCER_FENCED, INVALID_PRODUCER_EPOCH),
+//     Run returns an error wrapping ErrFenced and ErrFatal: the instance is a
+//     zombie whose partitions another instance owns, and a new producer would
+//     fence that one in turn. Any other fatal error (librdkafka asks for a new
+//     producer: a producer ID or transaction state the coordinator refuses)
+//     is recovered from: the producer is replaced by a new one with the same
+//     TransactionalID, whose InitTransactions aborts the open transaction,
+//     and the batch is rewound and handled again, as after an abort
+//     (counted in waybill_txn_producer_recreated_total). After three
+//     replacements without a commit in between, Run returns an error
+//     wrapping ErrFatal.
 //
 // The producer's Events() (delivery reports, client errors) are served by a
 // goroutine of their own, as CommitTransaction and AbortTransaction need.
@@ -113,7 +118,8 @@
 // waybill_txn_commits_total{group}, waybill_txn_aborts_total{group,reason}
 // (reason: produce, send_offsets, commit, registry),
 // waybill_txn_retries_total{group,op} (op: init, send_offsets, commit,
-// abort), waybill_txn_duration_seconds{group}; and, with package consumer's
+// abort), waybill_txn_producer_recreated_total{group},
+// waybill_txn_duration_seconds{group}; and, with package consumer's
 // names, help and labels (so one process can run both):
 // waybill_events_consumed_total, waybill_events_retried_total,
 // waybill_events_dead_lettered_total{...,code}, waybill_events_skipped_total,

@@ -194,3 +194,57 @@ func TestFenced(t *testing.T) {
 	exactlyOnce(t, committed, n)
 	t.Logf("fenced: %v; %v commits, %v aborts; %d orders once each", err1, e.metric(t, "waybill_txn_commits_total", nil), e.metric(t, "waybill_txn_aborts_total", nil), n)
 }
+
+// A fatal error other than fencing is recovered from with a new producer:
+// when the coordinator refuses a commit with INVALID_TXN_STATE (fatal for
+// librdkafka), the processor replaces its producer (same transactional.id,
+// whose InitTransactions aborts the open transaction), rewinds and goes on;
+// every order once. When the error keeps coming, Run gives up after three
+// new producers with an error wrapping ErrFatal (not ErrFenced).
+func TestFatalRecovered(t *testing.T) {
+	const n = 1000
+	e := newEnv(t, 3)
+	e.produceOrders(t, n)
+	p, err := txn.New(e.config("fatal", "fatal-0"), e.serde)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn.Handle(p, newOrder, reserve)
+	h := e.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.InvalidTxnState})
+	r := start(t, p)
+	eventually(t, 30*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "fatal", inTopic) })
+	if err := r.stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	uncommitted, all := e.outputs(t, "read_uncommitted")
+	count, _ := e.outputs(t, "read_committed")
+	exactlyOnce(t, count, n)
+	recreated := e.metric(t, "waybill_txn_producer_recreated_total", nil)
+	t.Logf("EndTxn refused %d time(s): %v producer(s) replaced; read_committed %d orders once each, read_uncommitted %d records (%d keys)",
+		h.Hits(), recreated, n, len(all), len(uncommitted))
+	if h.Hits() != 1 || recreated != 1 {
+		t.Errorf("fault hit %d times, %v producers replaced; want 1 and 1", h.Hits(), recreated)
+	}
+
+	// The same error every time: Run stops.
+	p2, err := txn.New(e.config("fatal-again", "fatal-1"), e.serde)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn.Handle(p2, newOrder, reserve)
+	e.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.InvalidTxnState, Count: -1})
+	r2 := start(t, p2)
+	select {
+	case err = <-r2.done:
+		close(r2.done)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not give up")
+	}
+	if !errors.Is(err, txn.ErrFatal) || errors.Is(err, txn.ErrFenced) {
+		t.Fatalf("Run returned %v, want ErrFatal without ErrFenced", err)
+	}
+	if got := e.metric(t, "waybill_txn_producer_recreated_total", map[string]string{"group": "fatal-again"}); got != 3 {
+		t.Errorf("%v producers replaced before giving up, want 3", got)
+	}
+	t.Logf("always refused: %v", err)
+}

@@ -18,6 +18,7 @@ type metrics struct {
 	commits      *prometheus.CounterVec   // group
 	aborts       *prometheus.CounterVec   // group, reason
 	retries      *prometheus.CounterVec   // group, op
+	recreated    *prometheus.CounterVec   // group
 	txnDuration  *prometheus.HistogramVec // group
 	consumed     *prometheus.CounterVec   // topic, event_type, group
 	retried      *prometheus.CounterVec
@@ -43,6 +44,8 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 		"group", "reason")
 	counter(&m.retries, "waybill_txn_retries_total",
 		"Calls of the transaction API retried after a retriable error, by group and operation.", "group", "op")
+	counter(&m.recreated, "waybill_txn_producer_recreated_total",
+		"Transactional producers replaced after a fatal error other than fencing, by group.", "group")
 	counter(&m.consumed, "waybill_events_consumed_total",
 		"Records read by consumers, by topic, event type and group.", labels...)
 	counter(&m.retried, "waybill_events_retried_total",

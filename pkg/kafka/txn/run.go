@@ -61,6 +61,10 @@ type run struct {
 	committed map[tpKey]int64
 	batchEnd  map[tpKey]int64 // the offsets the batch's transaction commits
 	aborts    int             // transactions aborted since the last commit
+	// recreated counts the producers replaced since the last commit.
+	recreated  int
+	prodEvents chan struct{} // closed when the producer's events are drained
+	prodLogs   chan struct{}
 }
 
 type recKey struct {
@@ -72,9 +76,9 @@ type recKey struct {
 // ctx ends; then it finishes the batch it holds (its transaction commits),
 // leaves the group and closes the clients. It returns nil after a clean
 // shutdown and an error when the clients could not start, a call of the
-// transaction API kept failing, or the producer met a fatal error (wrapping
-// ErrFatal; ErrFenced too when a newer instance with the same
-// TransactionalID fenced it). Run may be called once.
+// transaction API kept failing, or the producer met a fatal error it could
+// not recover from (wrapping ErrFatal; ErrFenced too when a newer instance
+// with the same TransactionalID fenced it). Run may be called once.
 func (p *Processor) Run(ctx context.Context) (err error) {
 	p.mu.Lock()
 	if p.running {
@@ -89,23 +93,13 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 		committed: map[tpKey]int64{}, batchEnd: map[tpKey]int64{},
 		hctx: context.WithoutCancel(ctx)}
 
-	if r.prod, err = ck.NewProducer(p.producerConfig()); err != nil {
-		return fmt.Errorf("txn: producer: %s", p.cfg.Kafka.Redact(err.Error()))
-	}
-	prodLogs := p.forwardLogs(r.prod.Logs())
-	eventsDone := make(chan struct{})
-	go r.serveEvents(eventsDone)
-	defer func() {
-		r.prod.Close()
-		<-eventsDone
-		<-prodLogs
-	}()
-	if err := r.retryUntil(ctx, "init", r.prod.InitTransactions); err != nil {
+	if err := r.newProducer(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped before it started
 		}
-		return r.failed("init transactions", err)
+		return err
 	}
+	defer r.closeProducer()
 
 	if r.cons, err = ck.NewConsumer(p.consumerConfig()); err != nil {
 		return fmt.Errorf("txn: consumer: %s", p.cfg.Kafka.Redact(err.Error()))
@@ -135,12 +129,42 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 	return nil
 }
 
+// newProducer makes the transactional producer, serves its events and logs,
+// and calls InitTransactions (which aborts what a previous producer with the
+// same transactional.id left open, and fences it). It gives up when ctx
+// ends.
+func (r *run) newProducer(ctx context.Context) error {
+	prod, err := ck.NewProducer(r.p.producerConfig())
+	if err != nil {
+		return fmt.Errorf("txn: producer: %s", r.p.cfg.Kafka.Redact(err.Error()))
+	}
+	r.prod = prod
+	r.prodLogs = r.p.forwardLogs(prod.Logs())
+	r.prodEvents = make(chan struct{})
+	go r.serveEvents(prod, r.prodEvents)
+	if err := r.retryUntil(ctx, "init", prod.InitTransactions); err != nil {
+		return r.failed("init transactions", err)
+	}
+	return nil
+}
+
+// closeProducer closes the producer and waits for its goroutines.
+func (r *run) closeProducer() {
+	if r.prod == nil {
+		return
+	}
+	r.prod.Close()
+	<-r.prodEvents
+	<-r.prodLogs
+	r.prod = nil
+}
+
 // serveEvents drains the producer's events: delivery reports (a failed
 // delivery makes the transaction abortable, which CommitTransaction
 // reports) and client errors.
-func (r *run) serveEvents(done chan struct{}) {
+func (r *run) serveEvents(prod *ck.Producer, done chan struct{}) {
 	defer close(done)
-	for ev := range r.prod.Events() {
+	for ev := range prod.Events() {
 		switch e := ev.(type) {
 		case *ck.Message:
 			if e.TopicPartition.Error != nil {
@@ -249,7 +273,7 @@ func (r *run) transact() error {
 	start := time.Now()
 	r.tally.reset()
 	if err := r.prod.BeginTransaction(); err != nil {
-		return r.failed("begin transaction", err)
+		return r.recoverFatal(r.failed("begin transaction", err))
 	}
 	reason, err := r.processBatch()
 	if err == nil {
@@ -261,7 +285,7 @@ func (r *run) transact() error {
 		err = r.retry("commit", r.prod.CommitTransaction)
 	}
 	if err == nil {
-		r.aborts = 0
+		r.aborts, r.recreated = 0, 0
 		r.p.metrics.commits.WithLabelValues(r.p.cfg.Group).Inc()
 		r.p.metrics.txnDuration.WithLabelValues(r.p.cfg.Group).Observe(time.Since(start).Seconds())
 		r.p.metrics.add(r.tally)
@@ -281,7 +305,7 @@ func (r *run) transact() error {
 		return nil
 	}
 	if fatal(err) || r.prod.GetFatalError() != nil {
-		return r.failed(reason, err)
+		return r.recoverFatal(r.failed(reason, err))
 	}
 	var ke ck.Error
 	abortable := reason == "produce" || reason == "registry" || errors.As(err, &ke) && ke.TxnRequiresAbort()
@@ -293,7 +317,7 @@ func (r *run) transact() error {
 	r.p.log.Warn("txn: aborting the transaction; its records are processed again", "reason", reason,
 		"error", r.p.cfg.Kafka.Redact(err.Error()), "records", len(r.batch))
 	if aerr := r.retry("abort", r.prod.AbortTransaction); aerr != nil {
-		return r.failed("abort transaction", aerr)
+		return r.recoverFatal(r.failed("abort transaction", aerr))
 	}
 	r.p.metrics.aborts.WithLabelValues(r.p.cfg.Group, reason).Inc()
 	r.rewind()
@@ -435,6 +459,33 @@ func (r *run) retryUntil(stop context.Context, op string, call func(context.Cont
 		time.Sleep(wait)
 		wait = min(2*wait, time.Second)
 	}
+}
+
+// maxRecreate bounds the producers Run makes after fatal errors without a
+// commit in between.
+const maxRecreate = 3
+
+// recoverFatal handles the error failed made of a failure: an error that is not
+// fatal, a fencing, or a fatal error that came back after maxRecreate new
+// producers is returned (Run stops). Another fatal error (librdkafka asks for
+// a new producer: a producer ID or epoch the coordinator no longer accepts,
+// a transaction state it refuses...) is recovered from: the producer is
+// replaced by a new one with the same transactional.id, whose
+// InitTransactions aborts the open transaction, and the consumer is
+// rewound to the batch's first offsets, as after an abort.
+func (r *run) recoverFatal(err error) error {
+	if !errors.Is(err, ErrFatal) || errors.Is(err, ErrFenced) || r.recreated >= maxRecreate {
+		return err
+	}
+	r.recreated++
+	r.p.log.Error("txn: fatal producer error; replacing the producer", "error", err, "time", r.recreated)
+	r.p.metrics.recreated.WithLabelValues(r.p.cfg.Group).Inc()
+	r.closeProducer()
+	if nerr := r.newProducer(context.Background()); nerr != nil {
+		return nerr
+	}
+	r.rewind()
+	return nil
 }
 
 // fatal reports whether err is librdkafka's fatal error.

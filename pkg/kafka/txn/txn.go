@@ -19,10 +19,10 @@ import (
 )
 
 // ErrFatal is wrapped by the error Run returns when the transactional
-// producer met a fatal error (librdkafka's IsFatal): it was fenced by a newer
-// instance with the same TransactionalID (ErrFenced), or lost its producer
-// ID. The Processor cannot go on; restart it (a new Processor), unless it
-// was fenced, which means another instance took its place.
+// producer met a fatal error (librdkafka's IsFatal) it could not recover
+// from: it was fenced by a newer instance with the same TransactionalID
+// (ErrFenced: another instance took its place; stop), or the fatal error came
+// back after three new producers.
 var ErrFatal = errors.New("txn: fatal error")
 
 // ErrFenced is wrapped (with ErrFatal) by the error Run returns when a newer
