@@ -18,13 +18,19 @@ import (
 
 // abortFaults are broker answers that make librdkafka raise an error whose
 // TxnRequiresAbort is true, each at a different step of a transaction: a
+// partition refused by AddPartitionsToTxn (the next Produce fails), a
 // produce request the broker refuses (CommitTransaction reports it), the
 // group's AddOffsetsToTxn and TxnOffsetCommit refused
-// (SendOffsetsToTransaction reports them).
+// (SendOffsetsToTransaction reports them). When AddPartitionsToTxn refused
+// the transaction's first partitions, librdkafka still sends EndTxn on abort
+// (it counts the request as sent) and the coordinator, which has no
+// transaction open, answers INVALID_TXN_STATE, a fatal error: the processor
+// then replaces its producer, which is recovered from too.
 var abortFaults = []struct {
 	name  string
 	fault kfake.Fault
 }{
+	{"AddPartitionsToTxn TOPIC_AUTHORIZATION_FAILED", kfake.Fault{Keys: []kmsg.Key{kmsg.AddPartitionsToTxn}, Err: kerr.TopicAuthorizationFailed}},
 	{"produce INVALID_RECORD", kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: outTopic, Err: kerr.InvalidRecord}},
 	{"AddOffsetsToTxn GROUP_AUTHORIZATION_FAILED", kfake.Fault{Keys: []kmsg.Key{kmsg.AddOffsetsToTxn}, Err: kerr.GroupAuthorizationFailed}},
 	{"TxnOffsetCommit GROUP_AUTHORIZATION_FAILED", kfake.Fault{Keys: []kmsg.Key{kmsg.TxnOffsetCommit}, Err: kerr.GroupAuthorizationFailed}},
@@ -32,9 +38,9 @@ var abortFaults = []struct {
 }
 
 // TestEvidenceAborts is the evidence for the transactional mode:
-// 5,000 orders while the broker fails a transaction's produce, offsets or
-// offset commit requests 12 times, each an error librdkafka says requires
-// an abort. Each is aborted, the consumer rewound, the records handled
+// 5,000 orders while the broker fails a transaction's partition
+// registration, produce, offsets or offset commit requests 15 times, each an
+// error librdkafka says requires an abort. Each is aborted, the consumer rewound, the records handled
 // again; the output topic read with read_committed has every order exactly
 // once, no duplicates, no gaps, while read_uncommitted shows the records of
 // the aborted transactions; the group's offsets reach the end.
@@ -69,7 +75,8 @@ func TestEvidenceAborts(t *testing.T) {
 			// One fault per transaction: the next is installed once
 			// this one's transaction is aborted.
 			eventually(t, 10*time.Second, f.name+" aborts a transaction", func() bool {
-				return e.metric(t, "waybill_txn_aborts_total", nil) >= float64(hits)
+				return e.metric(t, "waybill_txn_aborts_total", nil)+
+					e.metric(t, "waybill_txn_producer_recreated_total", nil) >= float64(hits)
 			})
 		}
 	}
@@ -94,11 +101,13 @@ func TestEvidenceAborts(t *testing.T) {
 		byReason[reason] = e.metric(t, "waybill_txn_aborts_total", map[string]string{"reason": reason})
 	}
 	commits := e.metric(t, "waybill_txn_commits_total", nil)
-	t.Logf("%d orders, %d faults injected: %v aborts %v, %v commits, %d handler calls (%d again after aborts), "+
+	recreated := e.metric(t, "waybill_txn_producer_recreated_total", nil)
+	t.Logf("%d orders, %d faults injected: %v aborts %v, %v producers replaced after a fatal error, %v commits, "+
+		"%d handler calls (%d again after aborts), "+
 		"read_committed %d records (0 duplicates, 0 gaps), read_uncommitted %d (%d from aborted transactions), in %v",
-		n, hits, aborts, byReason, commits, handled.Load(), handled.Load()-n, n, len(all), extra, took.Round(time.Millisecond))
-	if aborts < float64(hits) {
-		t.Errorf("%v aborts counted, want at least one per fault (%d)", aborts, hits)
+		n, hits, aborts, byReason, recreated, commits, handled.Load(), handled.Load()-n, n, len(all), extra, took.Round(time.Millisecond))
+	if aborts+recreated < float64(hits) {
+		t.Errorf("%v aborts and %v replaced producers, want at least one per fault (%d)", aborts, recreated, hits)
 	}
 	if extra <= 0 {
 		t.Errorf("read_uncommitted shows no aborted records (%d records): the aborts were not real", len(all))
