@@ -26,19 +26,21 @@
 //  1. collect a batch: poll up to MaxBatch records, for at most BatchWait after
 //     the first (no transaction is open while it polls);
 //  2. BeginTransaction;
-//  3. per record, in offset order: decode the envelope (envelope.Decoder) and
-//     the value (serde.Deserialize into the handler's type), dispatch by
-//     ce_type and run the handler; produce the events it sent through Out,
-//     or the record's dead letter;
+//  3. per record: decode the envelope (envelope.Decoder) and the value
+//     (serde.Deserialize into the handler's type), dispatch by ce_type and
+//     run the handler; then produce, in the batch's order, the events the
+//     handlers sent through Out and the dead letters;
 //  4. SendOffsetsToTransaction(the offset after each partition's last record,
 //     the consumer's group metadata);
 //  5. CommitTransaction.
 //
-// Handlers run one at a time, in offset order (no per-key concurrency: a
-// transaction's order is the batch's order). Out.Send only collects an
-// event: a handler attempt's events are produced when it returns nil, so a
-// retried or dead-lettered attempt sends nothing. Nothing is visible to
-// read_committed readers before the commit.
+// Within a batch, up to Workers handlers run at once, across keys: the
+// records of one key are handled in offset order by one worker, as in package
+// consumer. Out.Send only collects an event: a handler attempt's events are
+// kept when it returns nil, so a retried or dead-lettered attempt sends
+// nothing; when the batch is handled, the events (and dead letters) are
+// produced in the batch's order, so one key's outputs keep its order.
+// Nothing is visible to read_committed readers before the commit.
 //
 // # Failures of an event
 //

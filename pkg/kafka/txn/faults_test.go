@@ -169,6 +169,7 @@ func TestFenced(t *testing.T) {
 	}
 	cfg := e.config("fenced", "fenced-0")
 	cfg.MaxBatch = 100
+	cfg.Workers = 1 // slow: the second must start while the first works
 	first, err := txn.New(cfg, e.serde)
 	if err != nil {
 		t.Fatal(err)

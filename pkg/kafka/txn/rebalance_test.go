@@ -22,6 +22,7 @@ func TestRebalanceAndRestart(t *testing.T) {
 	member := func(txnID string, handled *atomic.Int64) *running {
 		cfg := e.config("members", txnID)
 		cfg.MaxBatch = 50
+		cfg.Workers = 1 // slow: the members must overlap
 		cfg.Kafka = cfg.Kafka.With("heartbeat.interval.ms", "100")
 		p, err := txn.New(cfg, e.serde)
 		if err != nil {

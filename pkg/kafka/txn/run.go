@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,6 +51,7 @@ type run struct {
 
 	assigned map[tpKey]bool
 	batch    []*ck.Message
+	tallyMu  sync.Mutex // workers count into tally
 	tally    *tally
 
 	deliveryErrors atomic.Int64
@@ -334,6 +336,13 @@ func (r *run) transact() error {
 	return nil
 }
 
+// count updates the batch's tally from a worker.
+func (r *run) count(f func(*tally)) {
+	r.tallyMu.Lock()
+	f(r.tally)
+	r.tallyMu.Unlock()
+}
+
 // abortQuietly aborts the open transaction before Run gives up, if it can.
 func (r *run) abortQuietly() {
 	ctx, cancel := context.WithTimeout(context.Background(), r.p.cfg.OpTimeout)
@@ -369,11 +378,16 @@ func (r *run) rewind() {
 // yield. It returns the abort reason and the error when the transaction
 // cannot commit.
 func (r *run) processBatch() (string, error) {
-	for _, m := range r.batch {
-		msgs, err := r.process(m)
-		if err != nil {
-			return "registry", err
+	results := r.handleBatch()
+	for _, res := range results {
+		if res.err != nil {
+			// Records after it may not have been handled: the
+			// transaction is aborted.
+			return "registry", res.err
 		}
+	}
+	for j, m := range r.batch {
+		msgs := results[j].msgs
 		for i := range msgs {
 			if err := r.produce(&msgs[i]); err != nil {
 				var ke ck.Error
@@ -391,6 +405,62 @@ func (r *run) processBatch() (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// result is what process made of one record.
+type result struct {
+	msgs []outMsg
+	err  error
+}
+
+// handleBatch runs process on every record of the batch, on up to Workers
+// goroutines: the records of one key (hashed) on one goroutine, in offset
+// order; different keys in parallel. It stops early after a registry
+// failure (the transaction is aborted anyway). The records' output is
+// produced afterwards, in the batch's order, by processBatch.
+func (r *run) handleBatch() []result {
+	results := make([]result, len(r.batch))
+	workers := min(r.p.cfg.Workers, len(r.batch))
+	if workers <= 1 {
+		for i, m := range r.batch {
+			if results[i].msgs, results[i].err = r.process(m); results[i].err != nil {
+				break
+			}
+		}
+		return results
+	}
+	queues := make([][]int, workers)
+	for i, m := range r.batch {
+		h := uint32(2166136261) // FNV-1a of the key (the partition's number when there is none)
+		if m.Key == nil {
+			h = uint32(m.TopicPartition.Partition)
+		}
+		for _, b := range m.Key {
+			h ^= uint32(b)
+			h *= 16777619
+		}
+		w := h % uint32(workers)
+		queues[w] = append(queues[w], i)
+	}
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for _, q := range queues {
+		if len(q) == 0 {
+			continue
+		}
+		wg.Go(func() {
+			for _, i := range q {
+				if failed.Load() {
+					return
+				}
+				if results[i].msgs, results[i].err = r.process(r.batch[i]); results[i].err != nil {
+					failed.Store(true)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return results
 }
 
 // produce queues one record in the transaction, waiting for room in
@@ -524,13 +594,13 @@ func (r *run) process(m *ck.Message) ([]outMsg, error) {
 	em := envelope.Message{Key: m.Key, Value: m.Value, Headers: envelopeHeaders(m.Headers)}
 	env, err := r.decoder.Decode(em)
 	if err != nil {
-		r.tally.consumed[[3]string{topic, unknownType, group}]++
+		r.count(func(t *tally) { t.consumed[[3]string{topic, unknownType, group}]++ })
 		return r.deadLetter(m, unknownType, err, 0), nil
 	}
-	r.tally.consumed[[3]string{topic, env.Type, group}]++
+	r.count(func(t *tally) { t.consumed[[3]string{topic, env.Type, group}]++ })
 	h := r.handlers[env.Type]
 	if h == nil {
-		r.tally.skipped[[3]string{topic, env.Type, group}]++
+		r.count(func(t *tally) { t.skipped[[3]string{topic, env.Type, group}]++ })
 		return nil, nil
 	}
 	k := recKey{tpKey{topic, m.TopicPartition.Partition}, int64(m.TopicPartition.Offset)}
@@ -681,7 +751,7 @@ func (r *run) deadLetter(m *ck.Message, eventType string, cause error, attempts 
 		envelope.Header{Key: kafka.HeaderDeadLetterAttempts, Value: strconv.AppendInt(nil, int64(attempts), 10)},
 		envelope.Header{Key: kafka.HeaderDeadLetterTime, Value: time.Now().UTC().AppendFormat(nil, time.RFC3339Nano)},
 	)
-	r.tally.deadLettered[[4]string{topic, eventType, r.p.cfg.Group, code}]++
+	r.count(func(t *tally) { t.deadLettered[[4]string{topic, eventType, r.p.cfg.Group, code}]++ })
 	r.p.log.Info("txn: dead letter", "topic", topic, "partition", m.TopicPartition.Partition,
 		"offset", int64(m.TopicPartition.Offset), "code", code, "reason", reason)
 	return []outMsg{{topic: kafka.DeadLetterTopic(topic), typ: eventType,

@@ -52,6 +52,11 @@ type Config struct {
 	Source string
 	// MaxBatch bounds the records of one transaction (default 500).
 	MaxBatch int
+	// Workers is how many handlers run at once within a batch, across keys
+	// (default 8; 1 runs them one at a time in offset order). The records
+	// of one key are handled in offset order by one worker; handlers must
+	// be safe for concurrent use, as package consumer's.
+	Workers int
 	// BatchWait is how long a batch collects records after its first one
 	// before its transaction starts (default 50 ms).
 	BatchWait time.Duration
@@ -128,6 +133,9 @@ func New(cfg Config, s *serde.Serde) (*Processor, error) {
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 500
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
 	}
 	if cfg.BatchWait <= 0 {
 		cfg.BatchWait = 50 * time.Millisecond

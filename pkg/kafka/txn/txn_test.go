@@ -2,12 +2,19 @@ package txn_test
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	ck "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
 	"github.com/waybill/waybill/pkg/envelope"
 	"github.com/waybill/waybill/pkg/events/orderevents"
+	"github.com/waybill/waybill/pkg/events/warehouseevents"
 	"github.com/waybill/waybill/pkg/kafka"
 	"github.com/waybill/waybill/pkg/kafka/consumer"
 	"github.com/waybill/waybill/pkg/kafka/txn"
@@ -184,5 +191,81 @@ func TestRegistryDownOnSend(t *testing.T) {
 	exactlyOnce(t, count, n)
 	if dlq := e.cluster.ReadTopic(t, kafka.DeadLetterTopic(inTopic), "read_uncommitted"); len(dlq) != 0 {
 		t.Errorf("%d dead letters, want none", len(dlq))
+	}
+}
+
+// Workers handle different keys in parallel and one key's events in order:
+// 100 orders with 20 events each, handled with random pauses by 8 workers,
+// are handled and come out (read_committed) in each order's sequence.
+func TestPerKeyOrder(t *testing.T) {
+	const keys, per = 100, 20
+	e := newEnv(t, 3)
+	var msgs []int
+	for s := range per {
+		for k := range keys {
+			msgs = append(msgs, k*per+s)
+		}
+	}
+	e.produceOrdersWith(t, len(msgs), func(i int, m *ck.Message) {
+		k, s := msgs[i]/per, msgs[i]%per
+		o := order(k)
+		o.LineItems[0].Quantity = int32(s + 1) // the sequence number
+		*m = *e.encode(t, o)
+	})
+	cfg := e.config("order", "order-0")
+	cfg.Workers = 8
+	p, err := txn.New(cfg, e.serde)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running, most atomic.Int64
+	var mu sync.Mutex
+	last := map[string]int32{} // by key: the sequence number last handled
+	var disorder []string
+	txn.Handle(p, newOrder, func(ctx context.Context, m consumer.Meta, ev *orderevents.OrderCreatedV2, out *txn.Out) error {
+		mu.Lock()
+		if q := ev.LineItems[0].Quantity; q != last[ev.OrderID]+1 {
+			disorder = append(disorder, fmt.Sprintf("%s: %d after %d", ev.OrderID, q, last[ev.OrderID]))
+		}
+		last[ev.OrderID] = ev.LineItems[0].Quantity
+		mu.Unlock()
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			old := most.Load()
+			if n <= old || most.CompareAndSwap(old, n) {
+				break
+			}
+		}
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond)
+		return reserve(ctx, m, ev, out)
+	})
+	r := start(t, p)
+	eventually(t, 30*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "order", inTopic) })
+	if err := r.stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(disorder) > 0 {
+		t.Fatalf("handled out of order: %v", disorder[:min(len(disorder), 5)])
+	}
+	out := e.cluster.ReadTopic(t, outTopic, "read_committed")
+	next := map[string]int32{}
+	for _, m := range out {
+		var res warehouseevents.InventoryReservedV1
+		if err := e.serde.Deserialize(context.Background(), m.Value, &res); err != nil {
+			t.Fatal(err)
+		}
+		k := string(m.Key)
+		if q := res.Reservations[0].Quantity; q != next[k]+1 {
+			t.Fatalf("%s: event %d after %d", k, q, next[k])
+		}
+		next[k]++
+	}
+	if len(out) != keys*per || len(next) != keys {
+		t.Fatalf("%d outputs for %d keys, want %d for %d", len(out), len(next), keys*per, keys)
+	}
+	t.Logf("%d events of %d keys in order; up to %d handlers at once", len(out), keys, most.Load())
+	if most.Load() < 2 {
+		t.Errorf("handlers never ran in parallel")
 	}
 }
