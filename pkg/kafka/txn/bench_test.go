@@ -15,12 +15,14 @@ import (
 // BenchmarkExactlyOnce measures the end-to-end rate of the transactional
 // mode on the embedded broker: 20,000 orders already on the input topic,
 // each handled into one reservation, until the group's offsets reach the
-// end; by MaxBatch (the records per transaction). It reports events/s and
-// transactions/s.
+// end; by MaxBatch (the records per transaction) and Workers (with a
+// handler that does no I/O, more workers only add goroutines). It reports
+// events/s and transactions/s.
 func BenchmarkExactlyOnce(b *testing.B) {
 	const n = 20_000
-	for _, batch := range []int{50, 500, 2000} {
-		b.Run("batch="+strconv.Itoa(batch), func(b *testing.B) {
+	for _, c := range []struct{ batch, workers int }{{50, 1}, {500, 1}, {500, 8}, {2000, 1}, {2000, 8}} {
+		batch := c.batch
+		b.Run("batch="+strconv.Itoa(batch)+"/workers="+strconv.Itoa(c.workers), func(b *testing.B) {
 			var elapsed time.Duration
 			var commits float64
 			for i := range b.N {
@@ -30,6 +32,7 @@ func BenchmarkExactlyOnce(b *testing.B) {
 				group := "bench-" + strconv.Itoa(i)
 				cfg := e.config(group, group)
 				cfg.MaxBatch = batch
+				cfg.Workers = c.workers
 				p, err := txn.New(cfg, e.serde)
 				if err != nil {
 					b.Fatal(err)
