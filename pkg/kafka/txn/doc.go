@@ -67,7 +67,9 @@
 //
 //   - An error with IsRetriable (e.g. a call that timed out after OpTimeout,
 //     the coordinator still loading) is retried: the same call again, with
-//     back-off, up to 20 times; then Run stops with an error.
+//     back-off, up to 20 times; then Run stops with an error. InitTransactions
+//     is retried until Run's context ends (in tries of a second), as a
+//     consumer waits for its cluster.
 //   - An error with TxnRequiresAbort (a produce request the broker refused,
 //     the group's offsets refused, ...), or a Produce call that fails
 //     because the transaction is already in that state: AbortTransaction,

@@ -95,13 +95,14 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 		committed: map[tpKey]int64{}, batchEnd: map[tpKey]int64{},
 		hctx: context.WithoutCancel(ctx)}
 
-	if err := r.newProducer(ctx); err != nil {
+	err = r.newProducer(ctx)
+	defer r.closeProducer()
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped before it started
 		}
 		return err
 	}
-	defer r.closeProducer()
 
 	if r.cons, err = ck.NewConsumer(p.consumerConfig()); err != nil {
 		return fmt.Errorf("txn: consumer: %s", p.cfg.Kafka.Redact(err.Error()))
@@ -144,10 +145,26 @@ func (r *run) newProducer(ctx context.Context) error {
 	r.prodLogs = r.p.forwardLogs(prod.Logs())
 	r.prodEvents = make(chan struct{})
 	go r.serveEvents(prod, r.prodEvents)
-	if err := r.retryUntil(ctx, "init", prod.InitTransactions); err != nil {
-		return r.failed("init transactions", err)
+	// Tries of a second each, so that a Run stopped while the cluster
+	// cannot be reached returns soon; retried until ctx ends, as a
+	// consumer waits for its cluster.
+	wait := 50 * time.Millisecond
+	for {
+		tctx, cancel := context.WithTimeout(context.Background(), min(time.Second, r.p.cfg.OpTimeout))
+		err := prod.InitTransactions(tctx)
+		cancel()
+		var ke ck.Error
+		if err == nil || !errors.As(err, &ke) || !ke.IsRetriable() || ke.IsFatal() || ctx.Err() != nil {
+			if err != nil {
+				return r.failed("init transactions", err)
+			}
+			return nil
+		}
+		r.p.metrics.retries.WithLabelValues(r.p.cfg.Group, "init").Inc()
+		r.p.log.Info("txn: retrying", "op", "init", "error", r.p.cfg.Kafka.Redact(err.Error()))
+		time.Sleep(wait)
+		wait = min(2*wait, time.Second)
 	}
-	return nil
 }
 
 // closeProducer closes the producer and waits for its goroutines.

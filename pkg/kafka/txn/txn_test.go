@@ -269,3 +269,27 @@ func TestPerKeyOrder(t *testing.T) {
 		t.Errorf("handlers never ran in parallel")
 	}
 }
+
+// A Run stopped while the cluster cannot be reached returns soon, without
+// an error.
+func TestStopWhileUnreachable(t *testing.T) {
+	e := newEnv(t, 1)
+	cfg := e.config("unreachable", "unreachable-0")
+	cfg.Kafka = kafka.NewConfig("127.0.0.1:1").With("enable.metrics.push", "false")
+	p, err := txn.New(cfg, e.serde)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, p)
+	time.Sleep(1500 * time.Millisecond)
+	stopped := time.Now()
+	if err := r.stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if took := time.Since(stopped); took > 5*time.Second {
+		t.Errorf("Run returned %v after its context ended", took)
+	}
+	if got := e.metric(t, "waybill_txn_retries_total", map[string]string{"op": "init"}); got == 0 {
+		t.Error("InitTransactions was not retried")
+	}
+}
