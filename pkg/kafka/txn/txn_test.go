@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,7 +28,12 @@ import (
 func TestHappyPath(t *testing.T) {
 	const n = 1000
 	e := newEnv(t, 3)
-	e.produceOrders(t, n)
+	e.produceOrdersWith(t, n+50, func(i int, m *ck.Message) {
+		if i >= n { // 50 cancellations, a type without a handler: skipped
+			*m = *e.encode(t, &orderevents.OrderCancelledV1{OrderID: "ord-" + strconv.Itoa(i-n),
+				Reason: orderevents.CancellationReasonCustomerRequest, CancelledAt: time.UnixMilli(0).UTC()})
+		}
+	})
 	p, err := txn.New(e.config("happy", "happy-0"), e.serde)
 	if err != nil {
 		t.Fatal(err)
@@ -62,8 +68,9 @@ func TestHappyPath(t *testing.T) {
 	aborts := e.metric(t, "waybill_txn_aborts_total", nil)
 	consumed := e.metric(t, "waybill_events_consumed_total", nil)
 	t.Logf("%d events in %v: %v commits, %v aborts, %v consumed", n, took.Round(time.Millisecond), commits, aborts, consumed)
-	if consumed != n || aborts != 0 || commits == 0 {
-		t.Errorf("metrics: consumed %v (want %d), aborts %v, commits %v", consumed, n, aborts, commits)
+	skipped := e.metric(t, "waybill_events_skipped_total", map[string]string{"event_type": "waybill.orders.OrderCancelled"})
+	if consumed != n+50 || skipped != 50 || aborts != 0 || commits == 0 {
+		t.Errorf("metrics: consumed %v (want %d), skipped %v (want 50), aborts %v, commits %v", consumed, n+50, skipped, aborts, commits)
 	}
 }
 
