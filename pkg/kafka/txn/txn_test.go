@@ -18,6 +18,7 @@ import (
 	"github.com/waybill/waybill/pkg/events/warehouseevents"
 	"github.com/waybill/waybill/pkg/kafka"
 	"github.com/waybill/waybill/pkg/kafka/consumer"
+	"github.com/waybill/waybill/pkg/kafka/producer"
 	"github.com/waybill/waybill/pkg/kafka/txn"
 	"github.com/waybill/waybill/pkg/serde"
 )
@@ -298,5 +299,26 @@ func TestStopWhileUnreachable(t *testing.T) {
 	}
 	if got := e.metric(t, "waybill_txn_retries_total", map[string]string{"op": "init"}); got == 0 {
 		t.Error("InitTransactions was not retried")
+	}
+}
+
+// The event metrics are package consumer's and producer's: a process that
+// runs a consumer, a producer and a processor on one registry shares them.
+func TestMetricsShared(t *testing.T) {
+	e := newEnv(t, 1)
+	if _, err := consumer.New(consumer.Config{Kafka: e.cluster.Config(), Group: "g", Topics: []string{inTopic},
+		Registerer: e.metrics}, e.serde); err != nil {
+		t.Fatal(err)
+	}
+	prod, err := producer.New(producer.Config{Kafka: e.cluster.Config(), Source: "s", Registerer: e.metrics}, e.serde)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = prod.Close(context.Background()) }()
+	if _, err := txn.New(e.config("g", "t"), e.serde); err != nil {
+		t.Fatalf("txn.New on a registry with consumer and producer metrics: %v", err)
+	}
+	if _, err := txn.New(e.config("g2", "t2"), e.serde); err != nil {
+		t.Fatalf("a second txn.New: %v", err)
 	}
 }
