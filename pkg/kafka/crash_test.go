@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +21,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.etcd.io/bbolt"
 
-	"github.com/waybill/waybill/pkg/catalog"
 	"github.com/waybill/waybill/pkg/events/orderevents"
 	"github.com/waybill/waybill/pkg/kafka"
 	"github.com/waybill/waybill/pkg/kafka/consumer"
@@ -31,7 +29,7 @@ import (
 	"github.com/waybill/waybill/pkg/kafka/producer"
 	"github.com/waybill/waybill/pkg/registry"
 	"github.com/waybill/waybill/pkg/serde"
-	server "github.com/waybill/waybill/services/registry"
+	"github.com/waybill/waybill/services/registry/registrytest"
 )
 
 // The crash test's child: a consumer process with a durable de-duplication
@@ -154,29 +152,9 @@ func TestConsumerKilled(t *testing.T) {
 	defer cancel()
 	topic := orderevents.OrderCreatedTopic
 	cl := kafkatest.New(t, kfake.SeedTopics(4, topic, kafka.DeadLetterTopic(topic)))
-	srv, err := server.New(ctx, server.Config{Log: server.MemoryLog(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { hs.Close(); _ = srv.Close() })
-	client, err := registry.New(registry.Config{URL: hs.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := catalog.Load(os.DirFS("../../schemas"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := registry.PlanSync(ctx, client, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := registry.Apply(ctx, client, plan); err != nil {
-		t.Fatal(err)
-	}
+	reg := registrytest.WithSchemas(t, "../../schemas")
 	p, err := producer.New(producer.Config{Kafka: cl.Config(), Source: "crash-test",
-		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)}, serde.New(client))
+		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)}, serde.New(reg.Client))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +182,7 @@ func TestConsumerKilled(t *testing.T) {
 	// finished first.
 	run := func(kill time.Duration) (exited bool) {
 		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), childEnv+"=1", childBrokers+"="+cl.Brokers(), childReg+"="+hs.URL,
+		cmd.Env = append(os.Environ(), childEnv+"=1", childBrokers+"="+cl.Brokers(), childReg+"="+reg.URL,
 			childDB+"="+db, childWant+"="+strconv.Itoa(events))
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/waybill/waybill/pkg/catalog"
 	"github.com/waybill/waybill/pkg/events/orderevents"
 	"github.com/waybill/waybill/pkg/kafka"
 	"github.com/waybill/waybill/pkg/kafka/consumer"
@@ -23,7 +21,7 @@ import (
 	"github.com/waybill/waybill/pkg/kafka/producer"
 	"github.com/waybill/waybill/pkg/registry"
 	"github.com/waybill/waybill/pkg/serde"
-	server "github.com/waybill/waybill/services/registry"
+	"github.com/waybill/waybill/services/registry/registrytest"
 )
 
 // switchable serves a registry on a fixed address that the test can take
@@ -70,30 +68,13 @@ func TestRegistryOutage(t *testing.T) {
 	topic := orderevents.OrderCreatedTopic
 	cl := kafkatest.New(t, kfake.SeedTopics(2, topic, kafka.DeadLetterTopic(topic)))
 
-	srv, err := server.New(ctx, server.Config{Log: server.MemoryLog(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	reg := &switchable{t: t, addr: "127.0.0.1:0", h: srv}
+	// The registry's state, pushed through its own httptest address; the
+	// services reach it through reg, which the test takes down and back.
+	state := registrytest.WithSchemas(t, "../../schemas")
+	reg := &switchable{t: t, addr: "127.0.0.1:0", h: state.Server}
 	reg.up()
 	t.Cleanup(reg.down)
 	url := "http://" + reg.addr
-	client, err := registry.New(registry.Config{URL: url, Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := catalog.Load(os.DirFS("../../schemas"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := registry.PlanSync(ctx, client, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := registry.Apply(ctx, client, plan); err != nil {
-		t.Fatal(err)
-	}
 
 	quiet := slog.New(slog.DiscardHandler)
 	metrics := prometheus.NewRegistry()

@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"math/big"
-	"net/http/httptest"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -13,16 +11,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/waybill/waybill/pkg/catalog"
 	"github.com/waybill/waybill/pkg/envelope"
 	"github.com/waybill/waybill/pkg/events/orderevents"
 	"github.com/waybill/waybill/pkg/kafka"
 	"github.com/waybill/waybill/pkg/kafka/consumer"
 	"github.com/waybill/waybill/pkg/kafka/kafkatest"
 	"github.com/waybill/waybill/pkg/kafka/producer"
-	"github.com/waybill/waybill/pkg/registry"
 	"github.com/waybill/waybill/pkg/serde"
-	server "github.com/waybill/waybill/services/registry"
+	"github.com/waybill/waybill/services/registry/registrytest"
 )
 
 // TestGeneratedKafka runs the generated wrappers end to end on an in-process
@@ -34,28 +30,8 @@ func TestGeneratedKafka(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	cl := kafkatest.New(t, kfake.SeedTopics(3, orderevents.OrderCreatedTopic, kafka.DeadLetterTopic(orderevents.OrderCreatedTopic)))
-	srv, err := server.New(ctx, server.Config{Log: server.MemoryLog(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { hs.Close(); _ = srv.Close() })
-	client, err := registry.New(registry.Config{URL: hs.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := catalog.Load(os.DirFS("../../../schemas"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := registry.PlanSync(ctx, client, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := registry.Apply(ctx, client, plan); err != nil {
-		t.Fatal(err)
-	}
-	sd := serde.New(client)
+	reg := registrytest.WithSchemas(t, "../../../schemas")
+	sd := serde.New(reg.Client)
 	metrics := prometheus.NewRegistry()
 	quiet := slog.New(slog.DiscardHandler)
 

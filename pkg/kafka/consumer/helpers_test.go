@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/waybill/waybill/pkg/catalog"
 	"github.com/waybill/waybill/pkg/envelope"
 	"github.com/waybill/waybill/pkg/events"
 	"github.com/waybill/waybill/pkg/kafka"
@@ -26,7 +24,7 @@ import (
 	"github.com/waybill/waybill/pkg/kafka/kafkatest"
 	"github.com/waybill/waybill/pkg/registry"
 	"github.com/waybill/waybill/pkg/serde"
-	server "github.com/waybill/waybill/services/registry"
+	"github.com/waybill/waybill/services/registry/registrytest"
 )
 
 // env is a test's world: an in-process broker with the topics, Waybill's
@@ -53,10 +51,7 @@ func newEnv(t testing.TB, partitions int32, topics ...string) *env {
 	}
 	cl := kafkatest.New(t, kfake.SeedTopics(partitions, all...))
 
-	srv, err := server.New(context.Background(), server.Config{Log: server.MemoryLog(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := registrytest.WithSchemas(t, "../../../schemas").Server
 	e := &env{metrics: prometheus.NewRegistry()}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if e.registryDown.Load() {
@@ -65,31 +60,10 @@ func newEnv(t testing.TB, partitions int32, topics ...string) *env {
 		}
 		srv.ServeHTTP(w, r)
 	}))
-	t.Cleanup(func() {
-		hs.Close()
-		_ = srv.Close()
-	})
+	t.Cleanup(hs.Close)
 	client, err := registry.New(registry.Config{URL: hs.URL})
 	if err != nil {
 		t.Fatal(err)
-	}
-	cat, err := catalog.Load(os.DirFS("../../../schemas"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	plan, err := registry.PlanSync(ctx, client, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	results, err := registry.Apply(ctx, client, plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range results {
-		if r.Status != registry.Applied {
-			t.Fatalf("%s %s v%d: %s: %v", r.Action.Kind, r.Action.Subject, r.Action.Version, r.Status, r.Err)
-		}
 	}
 	e.cluster, e.client, e.serde, e.registryURL = cl, client, serde.New(client), hs.URL
 	return e

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
-	"net/http/httptest"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +13,6 @@ import (
 	ck "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/waybill/waybill/pkg/catalog"
 	"github.com/waybill/waybill/pkg/envelope"
 	"github.com/waybill/waybill/pkg/events/commonevents"
 	"github.com/waybill/waybill/pkg/events/orderevents"
@@ -23,7 +20,7 @@ import (
 	"github.com/waybill/waybill/pkg/kafka/producer"
 	"github.com/waybill/waybill/pkg/registry"
 	"github.com/waybill/waybill/pkg/serde"
-	server "github.com/waybill/waybill/services/registry"
+	"github.com/waybill/waybill/services/registry/registrytest"
 )
 
 const topic = orderevents.OrderCreatedTopic
@@ -33,38 +30,7 @@ const topic = orderevents.OrderCreatedTopic
 // client for it.
 func newRegistry(t testing.TB) *registry.Client {
 	t.Helper()
-	srv, err := server.New(context.Background(), server.Config{Log: server.MemoryLog(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		hs.Close()
-		_ = srv.Close()
-	})
-	c, err := registry.New(registry.Config{URL: hs.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	cat, err := catalog.Load(os.DirFS("../../../schemas"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := registry.PlanSync(ctx, c, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	results, err := registry.Apply(ctx, c, plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range results {
-		if r.Status != registry.Applied {
-			t.Fatalf("%s %s v%d: %s: %v", r.Action.Kind, r.Action.Subject, r.Action.Version, r.Status, r.Err)
-		}
-	}
-	return c
+	return registrytest.WithSchemas(t, "../../../schemas").Client
 }
 
 // logBuffer collects a logger's output, safe for concurrent writes.

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,15 +14,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/waybill/waybill/cmd/waybill/internal/root"
-	"github.com/waybill/waybill/pkg/catalog"
 	"github.com/waybill/waybill/pkg/envelope"
 	"github.com/waybill/waybill/pkg/events/orderevents"
 	"github.com/waybill/waybill/pkg/kafka"
 	"github.com/waybill/waybill/pkg/kafka/kafkatest"
 	"github.com/waybill/waybill/pkg/kafka/producer"
-	"github.com/waybill/waybill/pkg/registry"
 	"github.com/waybill/waybill/pkg/serde"
-	server "github.com/waybill/waybill/services/registry"
+	"github.com/waybill/waybill/services/registry/registrytest"
 )
 
 func waybill(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -42,29 +38,9 @@ func TestTail(t *testing.T) {
 	ctx := t.Context()
 	topic := orderevents.OrderCreatedTopic
 	cl := kafkatest.New(t, kfake.SeedTopics(2, topic))
-	srv, err := server.New(ctx, server.Config{Log: server.MemoryLog(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { hs.Close(); _ = srv.Close() })
-	client, err := registry.New(registry.Config{URL: hs.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := catalog.Load(os.DirFS("../../../../schemas"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := registry.PlanSync(ctx, client, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := registry.Apply(ctx, client, plan); err != nil {
-		t.Fatal(err)
-	}
+	reg := registrytest.WithSchemas(t, "../../../../schemas")
 	p, err := producer.New(producer.Config{Kafka: cl.Config(), Source: "order-service",
-		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)}, serde.New(client))
+		Registerer: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler)}, serde.New(reg.Client))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +57,7 @@ func TestTail(t *testing.T) {
 	cl.Produce(t, topic, &ck.Message{Key: []byte("ord-3"), Value: []byte("not an envelope")})
 
 	code, out, errOut := waybill(t, "tail", topic, "--from-beginning", "--max", "3", "--format", "json",
-		"--brokers", cl.Brokers(), "--registry", hs.URL)
+		"--brokers", cl.Brokers(), "--registry", reg.URL)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -112,7 +88,7 @@ func TestTail(t *testing.T) {
 		t.Errorf("poison record: %+v, want the missing-header reason", ev)
 	}
 
-	code, out, _ = waybill(t, "tail", topic, "--from-beginning", "--max", "3", "--brokers", cl.Brokers(), "--registry", hs.URL)
+	code, out, _ = waybill(t, "tail", topic, "--from-beginning", "--max", "3", "--brokers", cl.Brokers(), "--registry", reg.URL)
 	if code != 0 || !strings.Contains(out, "waybill.orders.OrderCreated v2  key=ord-1") || !strings.Contains(out, `"line_items":[{"sku":"SKU-MUG-350","quantity":2}]`) ||
 		!strings.Contains(out, "key=ord-3  NOT AN ENVELOPE") {
 		t.Errorf("text output:\n%s", out)
