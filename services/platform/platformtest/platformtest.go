@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +31,7 @@ import (
 	"github.com/waybill/waybill/pkg/registry"
 	"github.com/waybill/waybill/pkg/serde"
 	"github.com/waybill/waybill/services/platform"
-	server "github.com/waybill/waybill/services/registry"
+	"github.com/waybill/waybill/services/registry/registrytest"
 )
 
 // Env is a test's world: a broker with the catalog's topics (and their
@@ -54,41 +53,20 @@ func New(t testing.TB) *Env {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cl := kafkatest.New(t)
-	srv, err := server.New(ctx, server.Config{Log: server.MemoryLog(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { hs.Close(); _ = srv.Close() })
-	client, err := registry.New(registry.Config{URL: hs.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir, err := schemasDir()
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := registrytest.WithSchemas(t, dir)
+	client := reg.Client
 	cat, err := catalog.Load(os.DirFS(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := registry.PlanSync(ctx, client, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	results, err := registry.Apply(ctx, client, plan)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range results {
-		if r.Status != registry.Applied {
-			t.Fatalf("platformtest: %s %s v%d: %s: %v", r.Action.Kind, r.Action.Subject, r.Action.Version, r.Status, r.Err)
-		}
-	}
 	if _, err := kafka.CreateTopics(ctx, cl.Config(), cat); err != nil {
 		t.Fatal(err)
 	}
-	e := &Env{Cluster: cl, RegistryURL: hs.URL, Client: client, Serde: serde.New(client), Catalog: cat}
+	e := &Env{Cluster: cl, RegistryURL: reg.URL, Client: client, Serde: serde.New(client), Catalog: cat}
 	t.Cleanup(func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
