@@ -19,7 +19,7 @@ import (
 // abortFaults are broker answers that make librdkafka raise an error whose
 // TxnRequiresAbort is true, each at a different step of a transaction: a
 // partition refused by AddPartitionsToTxn (the next Produce fails), a
-// produce request the broker refuses (CommitTransaction reports it), the
+// produce request refused (CommitTransaction reports it), the
 // group's AddOffsetsToTxn and TxnOffsetCommit refused
 // (SendOffsetsToTransaction reports them). When AddPartitionsToTxn refused
 // the transaction's first partitions, librdkafka still sends EndTxn on abort
@@ -50,6 +50,14 @@ func TestEvidenceAborts(t *testing.T) {
 	e.produceOrders(t, n)
 	cfg := e.config("aborts", "aborts-0")
 	cfg.MaxBatch = 100
+	// Records go out as soon as they are produced, so those of a
+	// transaction whose offsets are refused are on the broker
+	// (read_uncommitted shows them) when it is aborted.
+	cfg.Kafka = cfg.Kafka.With("linger.ms", "0")
+	// An abort that cannot flush in time (seen about once in ten runs:
+	// librdkafka waits for in-flight records) is retried well before the
+	// coordinator's transaction timeout (10 s here) would abort it.
+	cfg.OpTimeout = 3 * time.Second
 	p, err := txn.New(cfg, e.serde)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +82,7 @@ func TestEvidenceAborts(t *testing.T) {
 			hits++
 			// One fault per transaction: the next is installed once
 			// this one's transaction is aborted.
-			eventually(t, 10*time.Second, f.name+" aborts a transaction", func() bool {
+			eventually(t, 40*time.Second, f.name+" aborts a transaction", func() bool {
 				return e.metric(t, "waybill_txn_aborts_total", nil)+
 					e.metric(t, "waybill_txn_producer_recreated_total", nil) >= float64(hits)
 			})
@@ -102,6 +110,7 @@ func TestEvidenceAborts(t *testing.T) {
 	}
 	commits := e.metric(t, "waybill_txn_commits_total", nil)
 	recreated := e.metric(t, "waybill_txn_producer_recreated_total", nil)
+	t.Logf("retried calls: %v", e.metric(t, "waybill_txn_retries_total", nil))
 	t.Logf("%d orders, %d faults injected: %v aborts %v, %v producers replaced after a fatal error, %v commits, "+
 		"%d handler calls (%d again after aborts), "+
 		"read_committed %d records (0 duplicates, 0 gaps), read_uncommitted %d (%d from aborted transactions), in %v",
