@@ -117,6 +117,12 @@
 // of a StatefulSet: when an instance restarts, InitTransactions with its ID
 // aborts what its previous life left open and fences it if it still runs.
 //
+// A transaction left open longer than transaction.timeout.ms (librdkafka's
+// default 60 s) is aborted by the coordinator, which bumps the producer's
+// epoch: librdkafka then reports the producer as fenced, and Run returns
+// ErrFenced as for a zombie (it cannot tell the two apart). Keep a batch's
+// handling, retries included, well below that timeout (MaxBatch, Retry).
+//
 // # Metrics
 //
 // waybill_txn_commits_total{group}, waybill_txn_aborts_total{group,reason}
