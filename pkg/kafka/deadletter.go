@@ -68,6 +68,29 @@ type DeadLetter struct {
 	DLQOffset    int64
 }
 
+// AppendHeaders appends the waybill_dlq_* headers describing d to hs, in
+// the order ParseDeadLetter reads them: code, reason (made one line),
+// topic, partition, offset, timestamp (Unix milliseconds), group,
+// attempts, and DeadLetteredAt (RFC 3339, UTC). A consumer gives up on a
+// record by producing its key, value and headers followed by these.
+func (d DeadLetter) AppendHeaders(hs []envelope.Header) []envelope.Header {
+	reason := d.Reason
+	if strings.ContainsAny(reason, "\r\n") {
+		reason = strings.Join(strings.Fields(reason), " ")
+	}
+	return append(hs,
+		envelope.Header{Key: HeaderDeadLetterCode, Value: []byte(d.Code)},
+		envelope.Header{Key: HeaderDeadLetterReason, Value: []byte(reason)},
+		envelope.Header{Key: HeaderDeadLetterTopic, Value: []byte(d.Topic)},
+		envelope.Header{Key: HeaderDeadLetterPartition, Value: strconv.AppendInt(nil, int64(d.Partition), 10)},
+		envelope.Header{Key: HeaderDeadLetterOffset, Value: strconv.AppendInt(nil, d.Offset, 10)},
+		envelope.Header{Key: HeaderDeadLetterTimestamp, Value: strconv.AppendInt(nil, d.Timestamp.UnixMilli(), 10)},
+		envelope.Header{Key: HeaderDeadLetterGroup, Value: []byte(d.Group)},
+		envelope.Header{Key: HeaderDeadLetterAttempts, Value: strconv.AppendInt(nil, int64(d.Attempts), 10)},
+		envelope.Header{Key: HeaderDeadLetterTime, Value: d.DeadLetteredAt.UTC().AppendFormat(nil, time.RFC3339Nano)},
+	)
+}
+
 // ID returns the original event's ce_id, or "" when it has none.
 func (d DeadLetter) ID() string {
 	v, _ := d.Message.Header(envelope.HeaderID)

@@ -1,11 +1,15 @@
 package serde
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
 
+	"github.com/waybill/waybill/pkg/envelope"
 	"github.com/waybill/waybill/pkg/registry"
 )
 
@@ -115,3 +119,25 @@ func (e *DecodeError) Error() string {
 
 // Unwrap returns the envelope's error.
 func (e *DecodeError) Unwrap() error { return e.Err }
+
+// Transient reports whether err is the registry's trouble rather than the
+// event's: the registry could not be reached, timed out, failed (5xx) or
+// refused the credentials. Such an error passes when the registry is back,
+// so a consumer waits and tries again; every other error (an envelope
+// error, an incompatible writer, a schema the registry does not have) is
+// the event's, and sends it to the dead-letter topic.
+func Transient(err error) bool {
+	var ee *envelope.Error
+	var ie *IncompatibleError
+	if errors.As(err, &ee) || errors.As(err, &ie) {
+		return false
+	}
+	var re *registry.Error
+	if errors.As(err, &re) {
+		return re.HTTPStatus != 404 && re.HTTPStatus != 422 && re.HTTPStatus != 400
+	}
+	var ue *url.Error
+	var ne net.Error
+	return errors.As(err, &ue) || errors.As(err, &ne) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}

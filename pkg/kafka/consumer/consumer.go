@@ -72,6 +72,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -150,6 +152,36 @@ type RetryPolicy struct {
 	// Jitter is the fraction of the back-off by which it varies at random,
 	// 0 to 1 (default 0.2).
 	Jitter float64
+}
+
+// WithDefaults returns r with its zero (or out-of-range) fields set to the
+// documented defaults.
+func (r RetryPolicy) WithDefaults() RetryPolicy {
+	if r.Attempts <= 0 {
+		r.Attempts = 3
+	}
+	if r.Initial <= 0 {
+		r.Initial = 100 * time.Millisecond
+	}
+	if r.Max <= 0 {
+		r.Max = 5 * time.Second
+	}
+	if r.Multiplier < 1 {
+		r.Multiplier = 2
+	}
+	if r.Jitter <= 0 || r.Jitter > 1 {
+		r.Jitter = 0.2
+	}
+	return r
+}
+
+// Delay is the back-off before retry number try+1 (try from 0):
+// Initial*Multiplier^try, at most Max, varied at random by ±Jitter of itself.
+func (r RetryPolicy) Delay(try int) time.Duration {
+	d := float64(r.Initial) * math.Pow(r.Multiplier, float64(try))
+	d = min(d, float64(r.Max))
+	d *= 1 + r.Jitter*(2*rand.Float64()-1)
+	return time.Duration(d)
 }
 
 // Meta is what a handler knows about its event besides its value: the
@@ -260,22 +292,7 @@ func New(cfg Config, s *serde.Serde) (*Consumer, error) {
 		cfg.MaxInFlight = 1000
 	}
 	cfg.MaxInFlight = max(cfg.MaxInFlight, cfg.Workers)
-	r := &cfg.Retry
-	if r.Attempts <= 0 {
-		r.Attempts = 3
-	}
-	if r.Initial <= 0 {
-		r.Initial = 100 * time.Millisecond
-	}
-	if r.Max <= 0 {
-		r.Max = 5 * time.Second
-	}
-	if r.Multiplier < 1 {
-		r.Multiplier = 2
-	}
-	if r.Jitter <= 0 || r.Jitter > 1 {
-		r.Jitter = 0.2
-	}
+	cfg.Retry = cfg.Retry.WithDefaults()
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 30 * time.Second
 	}

@@ -4,12 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"math/rand/v2"
-	"net"
-	"net/url"
-	"strconv"
-	"strings"
 	"time"
 	"unsafe"
 
@@ -18,7 +12,6 @@ import (
 	"github.com/waybill/waybill/pkg/envelope"
 	"github.com/waybill/waybill/pkg/events"
 	"github.com/waybill/waybill/pkg/kafka"
-	"github.com/waybill/waybill/pkg/registry"
 	"github.com/waybill/waybill/pkg/serde"
 )
 
@@ -133,7 +126,7 @@ func (r *run) decode(j job, h *handler, env envelope.Envelope) (events.Event, er
 		if err == nil {
 			return ev, nil
 		}
-		if !transient(err) {
+		if !serde.Transient(err) {
 			var ee *envelope.Error
 			if !errors.As(err, &ee) {
 				// Incompatible writer, a writer schema that is not Avro
@@ -149,33 +142,11 @@ func (r *run) decode(j job, h *handler, env envelope.Envelope) (events.Event, er
 	}
 }
 
-// transient reports whether a decoding error is the registry's trouble (it
-// could not be reached, failed, refused the credentials), not the event's.
-func transient(err error) bool {
-	var ee *envelope.Error
-	var ie *serde.IncompatibleError
-	if errors.As(err, &ee) || errors.As(err, &ie) {
-		return false
-	}
-	var re *registry.Error
-	if errors.As(err, &re) {
-		return re.HTTPStatus != 404 && re.HTTPStatus != 422 && re.HTTPStatus != 400
-	}
-	var ue *url.Error
-	var ne net.Error
-	return errors.As(err, &ue) || errors.As(err, &ne) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
-}
-
 // backoff sleeps before retry number try+1 (from 0): Initial *
 // Multiplier^try, at most Max, ± Jitter. It returns false, at once, when
 // the partition stops.
 func (r *run) backoff(p *partition, try int) bool {
-	pol := r.c.cfg.Retry
-	d := float64(pol.Initial) * math.Pow(pol.Multiplier, float64(try))
-	d = min(d, float64(pol.Max))
-	d *= 1 + pol.Jitter*(2*rand.Float64()-1)
-	t := time.NewTimer(time.Duration(d))
+	t := time.NewTimer(r.c.cfg.Retry.Delay(try))
 	defer t.Stop()
 	select {
 	case <-t.C:
@@ -203,21 +174,16 @@ func (r *run) deadLetter(j job, eventType string, cause error, attempts int) boo
 	code, reason := envelope.Reason(cause)
 	var he *handlerError
 	if errors.As(cause, &he) {
-		code, reason = he.code, oneLine(he.err.Error())
+		code, reason = he.code, he.err.Error()
 	}
+	info := kafka.DeadLetter{Code: code, Reason: reason, Topic: topic, Partition: m.TopicPartition.Partition,
+		Offset: int64(m.TopicPartition.Offset), Timestamp: m.Timestamp, Group: r.c.cfg.Group, Attempts: attempts,
+		DeadLetteredAt: time.Now()}
 	hs := make([]ck.Header, 0, len(m.Headers)+9)
 	hs = append(hs, m.Headers...)
-	hs = append(hs,
-		ck.Header{Key: kafka.HeaderDeadLetterCode, Value: []byte(code)},
-		ck.Header{Key: kafka.HeaderDeadLetterReason, Value: []byte(reason)},
-		ck.Header{Key: kafka.HeaderDeadLetterTopic, Value: []byte(topic)},
-		ck.Header{Key: kafka.HeaderDeadLetterPartition, Value: strconv.AppendInt(nil, int64(m.TopicPartition.Partition), 10)},
-		ck.Header{Key: kafka.HeaderDeadLetterOffset, Value: strconv.AppendInt(nil, int64(m.TopicPartition.Offset), 10)},
-		ck.Header{Key: kafka.HeaderDeadLetterTimestamp, Value: strconv.AppendInt(nil, m.Timestamp.UnixMilli(), 10)},
-		ck.Header{Key: kafka.HeaderDeadLetterGroup, Value: []byte(r.c.cfg.Group)},
-		ck.Header{Key: kafka.HeaderDeadLetterAttempts, Value: strconv.AppendInt(nil, int64(attempts), 10)},
-		ck.Header{Key: kafka.HeaderDeadLetterTime, Value: time.Now().UTC().AppendFormat(nil, time.RFC3339Nano)},
-	)
+	for _, h := range info.AppendHeaders(nil) {
+		hs = append(hs, ck.Header{Key: h.Key, Value: h.Value})
+	}
 	dlqTopic := kafka.DeadLetterTopic(topic)
 	done := make(chan ck.Event, 1)
 	for try := 0; ; try++ {
@@ -252,14 +218,6 @@ func (r *run) deadLetter(j job, eventType string, cause error, attempts int) boo
 			return false
 		}
 	}
-}
-
-// oneLine joins a multi-line error text into one line for a header.
-func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
-	}
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\r", " ")), " ")
 }
 
 // envelopeHeaders views confluent-kafka-go's headers as the envelope's: the

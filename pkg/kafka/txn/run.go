@@ -5,12 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
-	"math/rand/v2"
-	"net"
-	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +16,6 @@ import (
 	"github.com/waybill/waybill/pkg/events"
 	"github.com/waybill/waybill/pkg/kafka"
 	"github.com/waybill/waybill/pkg/kafka/consumer"
-	"github.com/waybill/waybill/pkg/registry"
 	"github.com/waybill/waybill/pkg/serde"
 )
 
@@ -680,7 +674,7 @@ func (r *run) decode(h *handler, env envelope.Envelope, value []byte) (events.Ev
 		if err == nil {
 			return ev, nil
 		}
-		if !transient(err) {
+		if !serde.Transient(err) {
 			var ee *envelope.Error
 			if !errors.As(err, &ee) {
 				err = envelope.UndecodableBody(env.Type, env.SchemaID, err)
@@ -695,31 +689,9 @@ func (r *run) decode(h *handler, env envelope.Envelope, value []byte) (events.Ev
 	}
 }
 
-// transient reports whether a decoding error is the registry's trouble,
-// not the event's.
-func transient(err error) bool {
-	var ee *envelope.Error
-	var ie *serde.IncompatibleError
-	if errors.As(err, &ee) || errors.As(err, &ie) {
-		return false
-	}
-	var re *registry.Error
-	if errors.As(err, &re) {
-		return re.HTTPStatus != 404 && re.HTTPStatus != 422 && re.HTTPStatus != 400
-	}
-	var ue *url.Error
-	var ne net.Error
-	return errors.As(err, &ue) || errors.As(err, &ne) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
-}
-
 // backoff sleeps before retry number try+1 (from 0).
 func (r *run) backoff(try int) {
-	pol := r.p.cfg.Retry
-	d := float64(pol.Initial) * math.Pow(pol.Multiplier, float64(try))
-	d = min(d, float64(pol.Max))
-	d *= 1 + pol.Jitter*(2*rand.Float64()-1)
-	time.Sleep(time.Duration(d))
+	time.Sleep(r.p.cfg.Retry.Delay(try))
 }
 
 // call runs the handler, turning a panic into a (permanent) error.
@@ -751,36 +723,20 @@ func (r *run) deadLetter(m *ck.Message, eventType string, cause error, attempts 
 	code, reason := envelope.Reason(cause)
 	var he *handlerError
 	if errors.As(cause, &he) {
-		code, reason = he.code, oneLine(he.err.Error())
+		code, reason = he.code, he.err.Error()
 	}
 	hs := make([]envelope.Header, 0, len(m.Headers)+9)
 	for _, h := range m.Headers {
 		hs = append(hs, envelope.Header{Key: h.Key, Value: h.Value})
 	}
-	hs = append(hs,
-		envelope.Header{Key: kafka.HeaderDeadLetterCode, Value: []byte(code)},
-		envelope.Header{Key: kafka.HeaderDeadLetterReason, Value: []byte(reason)},
-		envelope.Header{Key: kafka.HeaderDeadLetterTopic, Value: []byte(topic)},
-		envelope.Header{Key: kafka.HeaderDeadLetterPartition, Value: strconv.AppendInt(nil, int64(m.TopicPartition.Partition), 10)},
-		envelope.Header{Key: kafka.HeaderDeadLetterOffset, Value: strconv.AppendInt(nil, int64(m.TopicPartition.Offset), 10)},
-		envelope.Header{Key: kafka.HeaderDeadLetterTimestamp, Value: strconv.AppendInt(nil, m.Timestamp.UnixMilli(), 10)},
-		envelope.Header{Key: kafka.HeaderDeadLetterGroup, Value: []byte(r.p.cfg.Group)},
-		envelope.Header{Key: kafka.HeaderDeadLetterAttempts, Value: strconv.AppendInt(nil, int64(attempts), 10)},
-		envelope.Header{Key: kafka.HeaderDeadLetterTime, Value: time.Now().UTC().AppendFormat(nil, time.RFC3339Nano)},
-	)
+	hs = kafka.DeadLetter{Code: code, Reason: reason, Topic: topic, Partition: m.TopicPartition.Partition,
+		Offset: int64(m.TopicPartition.Offset), Timestamp: m.Timestamp, Group: r.p.cfg.Group, Attempts: attempts,
+		DeadLetteredAt: time.Now()}.AppendHeaders(hs)
 	r.count(func(t *tally) { t.deadLettered[[4]string{topic, eventType, r.p.cfg.Group, code}]++ })
 	r.p.log.Info("txn: dead letter", "topic", topic, "partition", m.TopicPartition.Partition,
 		"offset", int64(m.TopicPartition.Offset), "code", code, "reason", reason)
 	return []outMsg{{topic: kafka.DeadLetterTopic(topic), typ: eventType,
 		msg: envelope.Message{Key: m.Key, Value: m.Value, Headers: hs}}}
-}
-
-// oneLine joins a multi-line error text into one line for a header.
-func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
-	}
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\r", " ")), " ")
 }
 
 func envelopeHeaders(hs []ck.Header) []envelope.Header {

@@ -143,22 +143,7 @@ func New(cfg Config, s *serde.Serde) (*Processor, error) {
 	if cfg.OpTimeout <= 0 {
 		cfg.OpTimeout = 30 * time.Second
 	}
-	r := &cfg.Retry
-	if r.Attempts <= 0 {
-		r.Attempts = 3
-	}
-	if r.Initial <= 0 {
-		r.Initial = 100 * time.Millisecond
-	}
-	if r.Max <= 0 {
-		r.Max = 5 * time.Second
-	}
-	if r.Multiplier < 1 {
-		r.Multiplier = 2
-	}
-	if r.Jitter <= 0 || r.Jitter > 1 {
-		r.Jitter = 0.2
-	}
+	cfg.Retry = cfg.Retry.WithDefaults()
 	if cfg.Registerer == nil {
 		cfg.Registerer = prometheus.DefaultRegisterer
 	}
@@ -241,7 +226,7 @@ func (o *Out) Send(ctx context.Context, ev events.Event) error {
 	}
 	value, id, err := o.p.serde.Serialize(ctx, ev)
 	if err != nil {
-		if transient(err) {
+		if serde.Transient(err) {
 			o.registryErr = err
 		}
 		return fmt.Errorf("txn: %w", err)
