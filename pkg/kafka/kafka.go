@@ -22,6 +22,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -248,3 +249,32 @@ const (
 	CodeHandler          = "handler"
 	CodeRetriesExhausted = "retries-exhausted"
 )
+
+// ForwardLogs writes librdkafka's log lines (a client made with
+// go.logs.channel.enable) from ch to log, at the slog level of their syslog
+// level and with cfg's secrets redacted, until the client closes ch. who
+// names the client in each line ("consumer", "producer", ...). The returned
+// channel is closed once ch is drained.
+func ForwardLogs(ch chan ck.LogEvent, log *slog.Logger, cfg Config, who string) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range ch {
+			// syslog levels: 0-3 error, 4 warning, 5-6 notice and info, 7 debug.
+			level := slog.LevelDebug
+			switch {
+			case ev.Level <= 3:
+				level = slog.LevelError
+			case ev.Level == 4:
+				level = slog.LevelWarn
+			case ev.Level <= 6:
+				level = slog.LevelInfo
+			}
+			if !log.Enabled(context.Background(), level) {
+				continue
+			}
+			log.Log(context.Background(), level, who+": librdkafka: "+cfg.Redact(ev.Message), "client", ev.Name, "tag", ev.Tag)
+		}
+	}()
+	return done
+}

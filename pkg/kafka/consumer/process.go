@@ -261,7 +261,7 @@ func (c *Consumer) newDeadLetterProducer() (*deadLetterProducer, error) {
 		return nil, fmt.Errorf("consumer: dead-letter producer: %s", c.cfg.Kafka.Redact(err.Error()))
 	}
 	dp := &deadLetterProducer{Producer: p, drained: make(chan struct{})}
-	logsDone := c.forwardLogs(p.Logs())
+	logsDone := kafka.ForwardLogs(p.Logs(), c.log, c.cfg.Kafka, "consumer: dead-letter producer")
 	go func() {
 		defer close(dp.drained)
 		defer func() { <-logsDone }()

@@ -12,6 +12,7 @@ import (
 	ck "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/waybill/waybill/pkg/envelope"
+	"github.com/waybill/waybill/pkg/kafka"
 	"github.com/waybill/waybill/pkg/kafka/dedup"
 )
 
@@ -116,7 +117,7 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 	if r.cons, err = ck.NewConsumer(c.consumerConfig()); err != nil {
 		return fmt.Errorf("consumer: %s", c.cfg.Kafka.Redact(err.Error()))
 	}
-	logsDone := c.forwardLogs(r.cons.Logs())
+	logsDone := kafka.ForwardLogs(r.cons.Logs(), c.log, c.cfg.Kafka, "consumer")
 	defer func() { <-logsDone }()
 	if err := r.cons.SubscribeTopics(c.cfg.Topics, r.rebalance); err != nil {
 		_ = r.cons.Close()

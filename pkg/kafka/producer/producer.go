@@ -203,7 +203,7 @@ type Producer struct {
 
 	pool    sync.Pool // *encoder
 	drained chan struct{}
-	logged  chan struct{}
+	logged  <-chan struct{} // closed when librdkafka's log lines are drained
 	// outstanding counts events queued whose delivery was not reported yet.
 	outstanding atomic.Int64
 }
@@ -232,10 +232,10 @@ func New(cfg Config, s *serde.Serde) (*Producer, error) {
 	}
 	p := &Producer{
 		cfg: cfg, ck: kp, serde: s, log: cfg.Logger, m: m,
-		drained: make(chan struct{}), logged: make(chan struct{}),
+		drained: make(chan struct{}),
 	}
 	p.pool.New = func() any { return new(encoder) }
-	go p.serveLogs()
+	p.logged = kafka.ForwardLogs(p.ck.Logs(), p.log, p.cfg.Kafka, "producer")
 	go p.serveEvents()
 	return p, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -270,24 +269,6 @@ func (p *Producer) clientError(e ck.Error) {
 	// them carry their own error.
 	p.lastErr.Store(&msg)
 	p.log.Warn("producer: kafka client error", "code", e.Code().String(), "error", msg)
-}
-
-// serveLogs forwards librdkafka's log lines to the logger, redacted.
-func (p *Producer) serveLogs() {
-	defer close(p.logged)
-	for le := range p.ck.Logs() {
-		lvl := slog.LevelDebug
-		switch {
-		case le.Level <= 3:
-			lvl = slog.LevelError
-		case le.Level == 4:
-			lvl = slog.LevelWarn
-		case le.Level <= 6:
-			lvl = slog.LevelInfo
-		}
-		p.log.Log(context.Background(), lvl, "producer: librdkafka "+le.Tag,
-			"client", le.Name, "message", p.cfg.Kafka.Redact(le.Message))
-	}
 }
 
 // shutdown flushes, checks for a fatal error and closes the client; new

@@ -1,9 +1,6 @@
 package txn
 
 import (
-	"context"
-	"log/slog"
-
 	ck "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
@@ -74,31 +71,4 @@ func producerOnly(k string) bool {
 		return true
 	}
 	return false
-}
-
-// forwardLogs writes librdkafka's log lines to the processor's logger,
-// secrets redacted, until the client closes ch; the returned channel is
-// closed when ch is drained.
-func (p *Processor) forwardLogs(ch chan ck.LogEvent) chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ev := range ch {
-			level := slog.LevelDebug
-			switch {
-			case ev.Level <= 3:
-				level = slog.LevelError
-			case ev.Level == 4:
-				level = slog.LevelWarn
-			case ev.Level <= 6:
-				level = slog.LevelInfo
-			}
-			if !p.log.Enabled(context.Background(), level) {
-				continue
-			}
-			p.log.Log(context.Background(), level, "librdkafka: "+p.cfg.Kafka.Redact(ev.Message),
-				"client", ev.Name, "tag", ev.Tag)
-		}
-	}()
-	return done
 }

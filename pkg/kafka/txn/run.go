@@ -60,7 +60,7 @@ type run struct {
 	// recreated counts the producers replaced since the last commit.
 	recreated  int
 	prodEvents chan struct{} // closed when the producer's events are drained
-	prodLogs   chan struct{}
+	prodLogs   <-chan struct{}
 }
 
 type recKey struct {
@@ -101,7 +101,7 @@ func (p *Processor) Run(ctx context.Context) (err error) {
 	if r.cons, err = ck.NewConsumer(p.consumerConfig()); err != nil {
 		return fmt.Errorf("txn: consumer: %s", p.cfg.Kafka.Redact(err.Error()))
 	}
-	consLogs := p.forwardLogs(r.cons.Logs())
+	consLogs := kafka.ForwardLogs(r.cons.Logs(), p.log, p.cfg.Kafka, "txn: consumer")
 	defer func() {
 		if cerr := r.cons.Close(); cerr != nil {
 			p.log.Warn("txn: consumer close", "error", p.cfg.Kafka.Redact(cerr.Error()))
@@ -136,7 +136,7 @@ func (r *run) newProducer(ctx context.Context) error {
 		return fmt.Errorf("txn: producer: %s", r.p.cfg.Kafka.Redact(err.Error()))
 	}
 	r.prod = prod
-	r.prodLogs = r.p.forwardLogs(prod.Logs())
+	r.prodLogs = kafka.ForwardLogs(prod.Logs(), r.p.log, r.p.cfg.Kafka, "txn: producer")
 	r.prodEvents = make(chan struct{})
 	go r.serveEvents(prod, r.prodEvents)
 	// Tries of a second each, so that a Run stopped while the cluster
