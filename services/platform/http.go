@@ -100,7 +100,9 @@ type Health struct {
 	Service  string `json:"service"`
 	Status   string `json:"status"`   // "ok" or "unavailable"
 	Consumer string `json:"consumer"` // "running", "stopped" or "none" (the service consumes nothing)
-	Producer string `json:"producer"` // "running" or "stopped"
+	Producer string `json:"producer"` // "running", "stopped" or "failed" (a fatal error: the service must be restarted)
+	// Error is the producer's fatal error, when it failed.
+	Error string `json:"error,omitempty"`
 }
 
 func (a *App) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -116,9 +118,11 @@ func (a *App) healthz(w http.ResponseWriter, _ *http.Request) {
 	}
 	if !a.producerUp.Load() {
 		h.Producer = "stopped"
+	} else if err := a.Producer.Err(); err != nil {
+		h.Producer, h.Error = "failed", err.Error()
 	}
 	status := http.StatusOK
-	if h.Consumer == "stopped" || h.Producer == "stopped" || a.stopping.Load() {
+	if h.Consumer == "stopped" || h.Producer != "running" || a.stopping.Load() {
 		h.Status, status = "unavailable", http.StatusServiceUnavailable
 	}
 	WriteJSON(w, status, h)

@@ -93,6 +93,9 @@ func TestFatalError(t *testing.T) {
 				t.Fatalf("Send after the fatal error: %v, want a send *Error wrapping ErrFatal", err)
 			}
 			t.Logf("Send after the fatal error: %v", err)
+			if err := p.Err(); !errors.Is(err, producer.ErrFatal) {
+				t.Fatalf("Err after the fatal error: %v, want ErrFatal", err)
+			}
 			if err := p.Close(ctx); !errors.Is(err, producer.ErrFatal) {
 				t.Fatalf("Close: %v, want ErrFatal", err)
 			}

@@ -208,6 +208,15 @@ type Producer struct {
 	outstanding atomic.Int64
 }
 
+// Err returns the fatal error that ended the producer (an *Error wrapping
+// ErrFatal), or nil while it can still send: what a health check reports.
+func (p *Producer) Err() error {
+	if f := p.fatal.Load(); f != nil {
+		return &Error{Op: "client", Code: f.Code, Msg: f.Msg, Fatal: true}
+	}
+	return nil
+}
+
 // New returns a Producer for cfg, serializing with s. It fails when cfg is
 // incomplete or conflicts with the producer's guarantees, or when
 // librdkafka rejects the configuration; it does not wait for the cluster.
