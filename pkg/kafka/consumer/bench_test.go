@@ -151,7 +151,7 @@ func benchTyped(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 	closeP()
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -258,7 +258,7 @@ func BenchmarkConsume(b *testing.B) {
 		elapsed := time.Since(time.Unix(0, first.Load()))
 		b.StopTimer()
 		b.ReportMetric(float64(max(b.N-1, 1))/elapsed.Seconds(), "events/s")
-		if err := r.stop(); err != nil {
+		if err := r.Stop(); err != nil {
 			b.Fatal(err)
 		}
 	})

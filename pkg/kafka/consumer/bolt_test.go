@@ -78,7 +78,7 @@ func TestBoltExactlyOnceEffects(t *testing.T) {
 			})
 		r := start(t, c)
 		eventually(t, 30*time.Second, "all committed", func() bool { return e.committedAll(t, group, topic) })
-		if err := r.stop(); err != nil {
+		if err := r.Stop(); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -67,7 +67,7 @@ func TestDeadLetterSendFails(t *testing.T) {
 	eventually(t, 20*time.Second, "the commit passes the event once its dead letter is written", func() bool {
 		return e.committedAll(t, "dlq-fails", topic)
 	})
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	dlq := e.readAll(t, dlqTopic)
@@ -111,7 +111,7 @@ func TestDeadLetterProducerFatal(t *testing.T) {
 		func(ctx context.Context, m consumer.Meta, ev *orderevents.OrderCreatedV2) error { return nil })
 	r := start(t, c)
 	eventually(t, 30*time.Second, "all committed", func() bool { return e.committedAll(t, "dlq-fatal", topic) })
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]int{}

@@ -115,7 +115,7 @@ func TestEvidenceCorrupt(t *testing.T) {
 			e.committedAll(t, "evidence", topic)
 	})
 	consumed := time.Since(start1)
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 

@@ -211,97 +211,27 @@ func (e *env) readAll(t testing.TB, topic string) []*ck.Message {
 	return out
 }
 
-// running is a consumer's Run in a goroutine.
-type running struct {
-	cancel context.CancelFunc
-	done   chan error
-}
-
-// start runs c until stop (or the test's end).
-func start(t testing.TB, c *consumer.Consumer) *running {
+// start runs c until Stop (or the test's end).
+func start(t testing.TB, c *consumer.Consumer) *kafkatest.Running {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- c.Run(ctx) }()
-	t.Cleanup(func() { _ = r.stop() })
-	return r
+	return kafkatest.Go(t, c.Run)
 }
 
-// stop cancels Run and returns its result; an error if it did not return
-// within 45 s.
-func (r *running) stop() error {
-	r.cancel()
-	select {
-	case err, ok := <-r.done:
-		if !ok {
-			return nil
-		}
-		close(r.done)
-		return err
-	case <-time.After(45 * time.Second):
-		return errors.New("Run did not return 45s after its context ended")
-	}
-}
-
-// eventually polls cond every 20 ms until it holds, failing t after d.
 func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	kafkatest.Eventually(t, d, what, cond)
 }
 
 // metric sums the samples of the metric name whose labels include want.
 func (e *env) metric(t testing.TB, name string, want map[string]string) float64 {
 	t.Helper()
-	mfs, err := e.metrics.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	samples:
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			for k, v := range want {
-				if labels[k] != v {
-					continue samples
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				sum += m.Counter.GetValue()
-			case m.Gauge != nil:
-				sum += m.Gauge.GetValue()
-			case m.Histogram != nil:
-				sum += float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	return sum
+	return kafkatest.Metric(t, e.metrics, name, want)
 }
 
 // committedAll reports whether group's committed offsets of topic are at
 // its end on every partition.
 func (e *env) committedAll(t testing.TB, group, topic string) bool {
-	end := e.cluster.EndOffsets(t, topic)
-	got := e.cluster.GroupCommitted(t, group, topic)
-	for p, high := range end {
-		if high > 0 && got[p] != high {
-			return false
-		}
-	}
-	return true
+	return e.cluster.CommittedAll(t, group, topic)
 }
 
 // seen records what handlers saw, safely across workers.

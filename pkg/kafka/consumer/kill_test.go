@@ -166,7 +166,7 @@ func TestKillAndRestart(t *testing.T) {
 		return e.committedAll(t, killGroup, topic)
 	})
 	restarted := time.Since(restart)
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
 

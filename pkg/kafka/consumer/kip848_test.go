@@ -40,7 +40,7 @@ func TestGroupProtocolConsumer(t *testing.T) {
 	eventually(t, 30*time.Second, "all handled and committed", func() bool {
 		return handled.Load() >= 300 && e.committedAll(t, "kip848", topic)
 	})
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if handled.Load() != 300 {

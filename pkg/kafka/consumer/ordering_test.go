@@ -89,7 +89,7 @@ func TestPerKeyOrder(t *testing.T) {
 	eventually(t, 40*time.Second, "all handled and committed", func() bool {
 		return handled.Load() >= keys*perKey && e.committedAll(t, "ordering", topic)
 	})
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -167,7 +167,7 @@ func TestSlowKeyHoldsCommit(t *testing.T) {
 	eventually(t, 20*time.Second, "the commit passes the slow event once it is done", func() bool {
 		return e.committedAll(t, "slow", topic)
 	})
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if handledAfter.Load() != after {
@@ -202,7 +202,7 @@ func TestCommitsWithoutAutoCommit(t *testing.T) {
 	eventually(t, 20*time.Second, "committed while running", func() bool {
 		return handled.Load() == 100 && e.committedAll(t, "manual", topic)
 	})
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -67,7 +67,7 @@ func TestRebalance(t *testing.T) {
 	eventually(t, 30*time.Second, "the second member handles events", func() bool { return by[1].Load() > 0 })
 	e.produce(t, msgs[n/2:]...)
 	// The first member leaves with work in flight.
-	if err := r1.stop(); err != nil {
+	if err := r1.Stop(); err != nil {
 		t.Fatalf("first member: %v", err)
 	}
 	eventually(t, 40*time.Second, "all handled and committed", func() bool {
@@ -76,7 +76,7 @@ func TestRebalance(t *testing.T) {
 		mu.Unlock()
 		return done && e.committedAll(t, "rebalance", topic)
 	})
-	if err := r2.stop(); err != nil {
+	if err := r2.Stop(); err != nil {
 		t.Fatalf("second member: %v", err)
 	}
 	mu.Lock()
@@ -126,7 +126,7 @@ func TestBackPressure(t *testing.T) {
 	eventually(t, 20*time.Second, "all handled and committed", func() bool {
 		return handled.Load() >= n && e.committedAll(t, "backpressure", topic)
 	})
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if handled.Load() != n {
@@ -181,7 +181,7 @@ func TestBackPressurePause(t *testing.T) {
 	eventually(t, 30*time.Second, "all handled and committed after the pause", func() bool {
 		return handled.Load() >= n && e.committedAll(t, "pause", topic)
 	})
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -65,7 +65,7 @@ func TestRegistryOutage(t *testing.T) {
 	eventually(t, 20*time.Second, "handled during the second outage", func() bool {
 		return handled.Load() == 20 && e.committedAll(t, "outage", topic)
 	})
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.cluster.EndOffsets(t, kafka.DeadLetterTopic(topic))[0]; n != 0 {

@@ -76,7 +76,7 @@ func TestRetries(t *testing.T) {
 	eventually(t, 30*time.Second, "three dead letters and all committed", func() bool {
 		return e.metric(t, "waybill_events_dead_lettered_total", nil) >= 3 && e.committedAll(t, "retries", topic)
 	})
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
 

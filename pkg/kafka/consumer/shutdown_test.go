@@ -79,7 +79,7 @@ func TestGracefulShutdown(t *testing.T) {
 	blocked := started.Load() - block
 
 	stopped := make(chan error, 1)
-	go func() { stopped <- r1.stop() }()
+	go func() { stopped <- r1.Stop() }()
 	time.Sleep(300 * time.Millisecond)
 	select {
 	case err := <-stopped:
@@ -144,7 +144,7 @@ func TestGracefulShutdown(t *testing.T) {
 	eventually(t, 30*time.Second, "the second member committed everything", func() bool {
 		return e.committedAll(t, "graceful", topic)
 	})
-	if err := r2.stop(); err != nil {
+	if err := r2.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	again := 0
@@ -198,7 +198,7 @@ func TestShutdownTimeout(t *testing.T) {
 	r := start(t, c)
 	eventually(t, 20*time.Second, "the stuck handler runs", inStuck.Load)
 	t0 := time.Now()
-	err = r.stop()
+	err = r.Stop()
 	if err == nil {
 		t.Fatal("Run returned nil although a handler had to be cancelled")
 	}

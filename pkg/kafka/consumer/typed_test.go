@@ -54,7 +54,7 @@ func TestTypedDispatch(t *testing.T) {
 		})
 	r := start(t, c)
 	eventually(t, 30*time.Second, "all committed", func() bool { return e.committedAll(t, "typed", topic) })
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatal(err)
 	}
 

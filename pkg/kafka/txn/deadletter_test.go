@@ -79,7 +79,7 @@ func TestDeadLettersInTransaction(t *testing.T) {
 	})
 	r := start(t, p)
 	eventually(t, 30*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "dlq", inTopic) })
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 

@@ -90,7 +90,7 @@ func TestEvidenceAborts(t *testing.T) {
 	}
 	eventually(t, 45*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "aborts", inTopic) })
 	took := time.Since(began)
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 
@@ -152,7 +152,7 @@ func TestCommitRetried(t *testing.T) {
 	})
 	h.Remove()
 	eventually(t, 30*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "retriable", inTopic) })
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	committed, _ := e.outputs(t, "read_committed")
@@ -195,18 +195,15 @@ func TestFenced(t *testing.T) {
 	txn.Handle(second, newOrder, slow)
 	r2 := start(t, second)
 
-	var err1 error
-	select {
-	case err1 = <-r1.done:
-		close(r1.done)
-	case <-time.After(30 * time.Second):
+	err1, returned := r1.Wait(30 * time.Second)
+	if !returned {
 		t.Fatal("the fenced processor's Run did not return")
 	}
 	if !errors.Is(err1, txn.ErrFatal) || !errors.Is(err1, txn.ErrFenced) {
 		t.Fatalf("fenced Run returned %v, want ErrFatal and ErrFenced", err1)
 	}
 	eventually(t, 45*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "fenced", inTopic) })
-	if err := r2.stop(); err != nil {
+	if err := r2.Stop(); err != nil {
 		t.Fatalf("second Run: %v", err)
 	}
 	committed, _ := e.outputs(t, "read_committed")
@@ -232,7 +229,7 @@ func TestFatalRecovered(t *testing.T) {
 	h := e.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.InvalidTxnState})
 	r := start(t, p)
 	eventually(t, 30*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "fatal", inTopic) })
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	uncommitted, all := e.outputs(t, "read_uncommitted")
@@ -253,10 +250,8 @@ func TestFatalRecovered(t *testing.T) {
 	txn.Handle(p2, newOrder, reserve)
 	e.cluster.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.EndTxn}, Err: kerr.InvalidTxnState, Count: -1})
 	r2 := start(t, p2)
-	select {
-	case err = <-r2.done:
-		close(r2.done)
-	case <-time.After(30 * time.Second):
+	err, returned := r2.Wait(30 * time.Second)
+	if !returned {
 		t.Fatal("Run did not give up")
 	}
 	if !errors.Is(err, txn.ErrFatal) || errors.Is(err, txn.ErrFenced) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/waybill/waybill/pkg/events/orderevents"
 	"github.com/waybill/waybill/pkg/kafka/consumer"
+	"github.com/waybill/waybill/pkg/kafka/kafkatest"
 	"github.com/waybill/waybill/pkg/kafka/txn"
 )
 
@@ -19,7 +20,7 @@ func TestRebalanceAndRestart(t *testing.T) {
 	const n = 4000
 	e := newEnv(t, 4)
 	e.produceOrders(t, n)
-	member := func(txnID string, handled *atomic.Int64) *running {
+	member := func(txnID string, handled *atomic.Int64) *kafkatest.Running {
 		cfg := e.config("members", txnID)
 		cfg.MaxBatch = 50
 		cfg.Workers = 1 // slow: the members must overlap
@@ -41,16 +42,16 @@ func TestRebalanceAndRestart(t *testing.T) {
 	rb := member("members-b", &b)
 	eventually(t, 30*time.Second, "b handles", func() bool { return b.Load() >= 300 })
 	stopping := time.Now()
-	if err := ra.stop(); err != nil {
+	if err := ra.Stop(); err != nil {
 		t.Fatalf("a's Run: %v", err)
 	}
 	stopTook := time.Since(stopping)
 	ra2 := member("members-a", &a2)
 	eventually(t, 45*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "members", inTopic) })
-	if err := rb.stop(); err != nil {
+	if err := rb.Stop(); err != nil {
 		t.Fatalf("b's Run: %v", err)
 	}
-	if err := ra2.stop(); err != nil {
+	if err := ra2.Stop(); err != nil {
 		t.Fatalf("a's second Run: %v", err)
 	}
 	committed, _ := e.outputs(t, "read_committed")

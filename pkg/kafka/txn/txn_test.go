@@ -44,7 +44,7 @@ func TestHappyPath(t *testing.T) {
 	r := start(t, p)
 	eventually(t, 30*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "happy", inTopic) })
 	took := time.Since(began)
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	count, msgs := e.outputs(t, "read_committed")
@@ -131,7 +131,7 @@ func TestLag(t *testing.T) {
 	eventually(t, 20*time.Second, "lag above zero", func() bool { peak = max(peak, lag()); return peak > 0 })
 	eventually(t, 30*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "lag", inTopic) })
 	eventually(t, 5*time.Second, "lag back to zero", func() bool { return lag() == 0 })
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	t.Logf("lag seen at %v, then 0", peak)
@@ -158,7 +158,7 @@ func TestRegistryDown(t *testing.T) {
 	})
 	e.registryDown.Store(false)
 	eventually(t, 30*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "registry", inTopic) })
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	count, _ := e.outputs(t, "read_committed")
@@ -192,7 +192,7 @@ func TestRegistryDownOnSend(t *testing.T) {
 	})
 	e.registryDown.Store(false)
 	eventually(t, 30*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "registry", inTopic) })
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	count, _ := e.outputs(t, "read_committed")
@@ -250,7 +250,7 @@ func TestPerKeyOrder(t *testing.T) {
 	})
 	r := start(t, p)
 	eventually(t, 30*time.Second, "committed offsets at the end", func() bool { return e.committedAll(t, "order", inTopic) })
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	if len(disorder) > 0 {
@@ -291,7 +291,7 @@ func TestStopWhileUnreachable(t *testing.T) {
 	r := start(t, p)
 	time.Sleep(1500 * time.Millisecond)
 	stopped := time.Now()
-	if err := r.stop(); err != nil {
+	if err := r.Stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	if took := time.Since(stopped); took > 5*time.Second {
